@@ -1,0 +1,3 @@
+from graphkit.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The ``graphkit`` command line."""

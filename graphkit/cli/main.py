@@ -1,0 +1,54 @@
+"""``graphkit``: one sub-command per stage.
+
+Each sub-command lives in its own module with ``add_parser(subparsers)``
+registering its options and a ``run(args)`` doing the work. User errors
+(:class:`graphkit.errors.GraphkitError`) print one paragraph and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Optional, Sequence
+
+from graphkit import __version__
+from graphkit.cli import construct as construct_cmd
+from graphkit.cli import demo as demo_cmd
+from graphkit.cli import info as info_cmd
+from graphkit.errors import GraphkitError
+
+COMMANDS = (construct_cmd, info_cmd, demo_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="graphkit",
+        description="Graph machine learning on tables: construct graphs, partition, train GNNs, infer.",
+    )
+    parser.add_argument("--version", action="version", version=f"graphkit {__version__}")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                        help="How much to log (default: info).")
+    sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    for mod in COMMANDS:
+        mod.add_parser(sub)
+    return parser
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper()), format="%(asctime)s %(levelname)-7s %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        return int(args.run(args) or 0)
+    except GraphkitError as e:
+        print(f"graphkit {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"graphkit {args.command}: interrupted; no output was written.", file=sys.stderr)
+        return 130

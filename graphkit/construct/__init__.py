@@ -1,0 +1,1 @@
+"""Graph construction: feature transformation (``transform``) + ID mapping (``idmap``)."""

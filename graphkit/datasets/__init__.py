@@ -1,0 +1,1 @@
+"""Generated example datasets (tables + gconstruct configs)."""

@@ -1,0 +1,1 @@
+"""Language models: loading Hugging Face models offline and embedding text with them."""

@@ -1,0 +1,1 @@
+"""Schemas: the construction config and the on-disk graph metadata, as typed data."""

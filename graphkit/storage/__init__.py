@@ -1,0 +1,1 @@
+"""Storage: reading tables, writing and memory-mapping graphs, atomic outputs."""

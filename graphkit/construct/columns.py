@@ -46,7 +46,7 @@ def numeric_matrix(col: ColumnRef, separator: Optional[str] = None) -> np.ndarra
     """
     arr = col.array
     t = arr.type
-    if _is_numeric(t):
+    if _is_numeric(t) or pa.types.is_null(t):  # null: every value is missing (an empty CSV column)
         out = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
         return out.reshape(-1, 1)
     if _is_list(t):
@@ -128,9 +128,10 @@ def string_array(col: ColumnRef) -> pa.Array:
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return pc.cast(arr, pa.string())
     if pa.types.is_floating(t):
+        arr = pc.if_else(pc.is_nan(arr), pa.scalar(None, t), arr)  # NaN is a missing value, like null
         f = arr.to_numpy(zero_copy_only=False)
-        integral = np.isfinite(f) & (np.floor(f) == f)
-        if integral[~np.isnan(f)].all():
+        present = f[~np.isnan(f)]
+        if (np.isfinite(present) & (np.floor(present) == present) & (np.abs(present) < 2.0**63)).all():
             return pc.cast(pc.cast(arr, pa.int64()), pa.string())
     return pc.cast(arr, pa.string())
 

@@ -17,18 +17,15 @@ from typing import Optional
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from graphkit import __version__
 from graphkit.construct.labels import LabelResult
 from graphkit.construct.transform_stage import EdgeData, NodeData, TransformedGraph, TypeData
 from graphkit.errors import ConfigError, InputDataError
-from graphkit.schema.gconstruct import EdgeType, etype_str
+from graphkit.schema.gconstruct import etype_str
 from graphkit.schema.graph_meta import (
     META_FILE,
-    REVERSED_KEY,
     TRANSFORMS_FILE,
-    ArrayMeta,
     EdgeTypeMeta,
     GraphMeta,
     LabelMeta,
@@ -36,7 +33,7 @@ from graphkit.schema.graph_meta import (
     write_graph_meta,
 )
 from graphkit.storage.atomic import atomic_output_dir
-from graphkit.storage.csr import compress
+from graphkit.storage.build import ArrayWriter, reverse_meta, write_structure
 from graphkit.storage.paths import etype_dir, safe_name
 
 log = logging.getLogger(__name__)
@@ -51,7 +48,8 @@ def _node_ids(ntype: str, nd: Optional[NodeData], tg: TransformedGraph) -> pa.Ar
         if ids.null_count:
             row = int(np.flatnonzero(ids.is_null().to_numpy(zero_copy_only=False))[0])
             file, local = nd.source.locate(row)
-            raise InputDataError(f"node ID of type '{ntype}' is missing (null).", file=file, row=local)
+            raise InputDataError(f"node ID of type '{ntype}' is missing (null).", file=file, row=local,
+                                 column=nd.id_column)
         first = pc.index_in(ids, value_set=ids).to_numpy(zero_copy_only=False)
         dup = np.flatnonzero(first != np.arange(len(ids)))
         if dup.size:
@@ -60,7 +58,7 @@ def _node_ids(ntype: str, nd: Optional[NodeData], tg: TransformedGraph) -> pa.Ar
             f0, l0 = nd.source.locate(int(first[r]))
             raise InputDataError(
                 f"duplicate node ID {ids[r].as_py()!r} of type '{ntype}' ({dup.size} duplicate row(s) in all); "
-                f"it first appears in {f0} row {l0}.", file=file, row=local,
+                f"it first appears in {f0} row {l0}.", file=file, row=local, column=nd.id_column,
                 hint="Node IDs must be unique within a node type.",
             )
         return ids
@@ -100,18 +98,7 @@ def _map_endpoints(ids: pa.Array, node_ids: pa.Array, ntype: str, ed: EdgeData, 
 
 # --- writing ------------------------------------------------------------------
 
-class _Writer:
-    def __init__(self, root: str) -> None:
-        self.root = root
-
-    def save(self, rel: str, arr: np.ndarray) -> ArrayMeta:
-        path = os.path.join(self.root, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        np.save(path, np.ascontiguousarray(arr))
-        return ArrayMeta(path=rel, dtype=str(arr.dtype), shape=list(arr.shape))
-
-
-def _write_type_data(w: _Writer, sub: str, data: TypeData, keep: Optional[np.ndarray],
+def _write_type_data(w: ArrayWriter, sub: str, data: TypeData, keep: Optional[np.ndarray],
                      dst_ids: Optional[pa.Array]) -> tuple[dict, dict, dict]:
     """Features, labels and masks of a type (rows filtered by ``keep``)."""
     feats, labels, masks = {}, {}, {}
@@ -128,7 +115,7 @@ def _write_type_data(w: _Writer, sub: str, data: TypeData, keep: Optional[np.nda
     return feats, labels, masks
 
 
-def _write_label(w: _Writer, sub: str, lab: LabelResult, keep: Optional[np.ndarray], masks: dict) -> LabelMeta:
+def _write_label(w: ArrayWriter, sub: str, lab: LabelResult, keep: Optional[np.ndarray], masks: dict) -> LabelMeta:
     arr = None
     if lab.values is not None:
         arr = w.save(f"{sub}/labels/{safe_name(lab.name)}.npy", lab.values if keep is None else lab.values[keep])
@@ -179,18 +166,15 @@ def build_graph(tg: TransformedGraph, out_dir: str, graph_name: str, add_reverse
             raise ConfigError(f"--add-reverse-edges would create {etype_str(rev)}, which the config already defines.",
                               file=tg.config_path, hint="Drop the flag, or rename that edge type.")
     with atomic_output_dir(out_dir, markers=(META_FILE,)) as tmp:
-        w = _Writer(tmp)
+        w = ArrayWriter(tmp)
         id_maps: dict[str, pa.Array] = {}
         ntype_meta: dict[str, NodeTypeMeta] = {}
         for ntype in node_types:
             nd = tg.nodes.get(ntype)
             ids = _node_ids(ntype, nd, tg)
             id_maps[ntype] = ids
-            rel = f"id_maps/{safe_name(ntype)}.parquet"
-            os.makedirs(os.path.join(tmp, "id_maps"), exist_ok=True)
-            pq.write_table(pa.table({"id": ids, "nid": pa.array(np.arange(len(ids), dtype=np.int64))}),
-                           os.path.join(tmp, rel))
-            meta = NodeTypeMeta(name=ntype, num_nodes=len(ids), id_map=rel, id_dtype=str(ids.type))
+            meta = NodeTypeMeta(name=ntype, num_nodes=len(ids), id_map=w.save_id_map(ntype, ids),
+                                id_dtype=str(ids.type))
             if nd is not None:
                 meta.features, meta.labels, meta.masks = _write_type_data(w, f"nodes/{safe_name(ntype)}", nd, None, None)
             ntype_meta[ntype] = meta
@@ -224,28 +208,15 @@ def build_graph(tg: TransformedGraph, out_dir: str, graph_name: str, add_reverse
                 log.warning("%s: dropped %d edge(s) whose endpoints are not nodes (--skip-nonexist-edges)",
                             etype_str(etype), n_bad)
             sub = f"edges/{etype_dir(etype)}"
-            n_src, n_dst = ntype_meta[s_type].num_nodes, ntype_meta[d_type].num_nodes
-            csr = compress(src, dst, n_src)
-            csc = compress(dst, src, n_dst)
-            structure = {
-                "src": w.save(f"{sub}/src.npy", src), "dst": w.save(f"{sub}/dst.npy", dst),
-                "csr_indptr": w.save(f"{sub}/csr_indptr.npy", csr.indptr),
-                "csr_indices": w.save(f"{sub}/csr_indices.npy", csr.indices),
-                "csr_eids": w.save(f"{sub}/csr_eids.npy", csr.eids),
-                "csc_indptr": w.save(f"{sub}/csc_indptr.npy", csc.indptr),
-                "csc_indices": w.save(f"{sub}/csc_indices.npy", csc.indices),
-                "csc_eids": w.save(f"{sub}/csc_eids.npy", csc.eids),
-            }
+            structure = write_structure(w, etype, src, dst, ntype_meta[s_type].num_nodes,
+                                        ntype_meta[d_type].num_nodes)
             em = EdgeTypeMeta(src_type=s_type, relation=etype[1], dst_type=d_type, num_edges=int(len(src)),
                               structure=structure)
             em.features, em.labels, em.masks = _write_type_data(w, sub, ed, keep, id_maps[d_type])
             etype_meta.append(em)
             log.info("edge type %s: %d edges", etype_str(etype), len(src))
             if add_reverse_edges:
-                etype_meta.append(EdgeTypeMeta(
-                    src_type=d_type, relation=f"{etype[1]}-rev", dst_type=s_type, num_edges=em.num_edges,
-                    structure={k: structure[REVERSED_KEY[k]] for k in structure},
-                    reverse_of=list(etype), features=dict(em.features), masks=dict(em.masks)))
+                etype_meta.append(reverse_meta(em))
 
         with open(os.path.join(tmp, TRANSFORMS_FILE), "w", encoding="utf-8") as f:
             json.dump({"config": tg.config, "features": tg.records}, f, indent=1)

@@ -43,12 +43,14 @@ def _label_values(table: Table, spec: LabelSpec) -> tuple[np.ndarray, np.ndarray
     assert spec.column is not None
     col = ColumnRef(table, spec.column, spec.key)
     arr = col.array
+    if pa.types.is_null(arr.type):  # every value is missing: reported as such by process_label
+        arr = pc.cast(arr, pa.float64())
     t = arr.type
     if spec.task_type == "regression":
         if not (pa.types.is_integer(t) or pa.types.is_floating(t)):
-            sample = next((v for v in arr.to_pylist() if v is not None), None)
-            row = next((i for i, v in enumerate(arr.to_pylist()) if v is not None), None)
-            raise col.error(f"regression labels must be numbers, found {t} (e.g. {sample!r}).", row=row)
+            row, sample = _first_non_number(arr.to_pylist())
+            raise col.error(f"regression labels must be numbers, found {t} (e.g. {sample!r}).", row=row,
+                            hint="Store the column as numbers, or use task_type 'classification' for classes.")
         values = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
         valid = np.isfinite(values)
         return values.astype(np.float32), valid, None
@@ -76,6 +78,17 @@ def _label_values(table: Table, spec: LabelSpec) -> tuple[np.ndarray, np.ndarray
         raise col.error(f"classification label {int(f[neg[0]])} is negative; classes are 0..K-1.", row=int(neg[0]))
     values = np.where(valid, f, -1).astype(np.int64)
     return values, valid, None
+
+
+def _first_non_number(values: list) -> tuple[Optional[int], object]:
+    """(row, value) of the first present value that does not read as a number, else of the first present one."""
+    present = [(i, v) for i, v in enumerate(values) if v is not None]
+    for i, v in present:
+        try:
+            float(v)
+        except (TypeError, ValueError):
+            return i, v
+    return present[0] if present else (None, None)
 
 
 def _seeded_rng(seed: int, type_key: str, label: str) -> np.random.Generator:

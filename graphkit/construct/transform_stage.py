@@ -48,6 +48,7 @@ class TypeData:
 @dataclass
 class NodeData(TypeData):
     ids: Optional[pa.Array] = None  # raw node IDs; None when no block names node_id_col
+    id_column: Optional[str] = None  # the node_id_col they come from, for error messages
 
 
 @dataclass
@@ -126,7 +127,8 @@ def _transform_nodes(cfg: GraphConfig, ntype: str, input_dir: Optional[str], see
         table = _read_block(spec, [spec.id_column], input_dir, cfg.path)
         if data is None:
             ids = table.data.column(spec.id_column).combine_chunks() if spec.id_column else None
-            data = NodeData(key=ntype, num_rows=table.num_rows, source=table.source, ids=ids)
+            data = NodeData(key=ntype, num_rows=table.num_rows, source=table.source, ids=ids,
+                            id_column=spec.id_column)
         else:
             _check_aligned(data, table, spec, cfg.path)
         keys = [data.ids] if spec.id_column and data.ids is not None else []
@@ -223,6 +225,7 @@ def write_transformed(tg: TransformedGraph, out_dir: str) -> None:
             entry = _save_type(tmp, sub, nd)
             if nd.ids is not None:
                 entry["ids"] = f"{sub}/ids.parquet"
+                entry["id_column"] = nd.id_column
                 pq.write_table(pa.table({"id": nd.ids}), os.path.join(tmp, entry["ids"]))
             nodes[ntype] = entry
         edges = []
@@ -261,14 +264,20 @@ def read_transformed(in_dir: str) -> TransformedGraph:
     path = os.path.join(in_dir, TRANSFORMED_FILE)
     if not os.path.exists(path):
         raise GraphkitError(f"no {TRANSFORMED_FILE} here: not the output of `graphkit transform`.", file=in_dir)
-    with open(path, encoding="utf-8") as f:
-        m = json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            m = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise GraphkitError(f"cannot read the transformed-data manifest: {e}.", file=path,
+                            hint="Re-run `graphkit transform` to write it again.") from None
+    if not isinstance(m, dict):
+        m = {}
     if m.get("format") != TRANSFORMED_FORMAT or m.get("version") != TRANSFORMED_VERSION:
         raise GraphkitError(f"unsupported transformed-data format {m.get('format')!r} v{m.get('version')}.", file=path)
     nodes = {}
     for ntype, e in m["nodes"].items():
         ids = pq.read_table(os.path.join(in_dir, e["ids"])).column("id").combine_chunks() if "ids" in e else None
-        nodes[ntype] = _load_type(in_dir, e, NodeData, ids=ids)
+        nodes[ntype] = _load_type(in_dir, e, NodeData, ids=ids, id_column=e.get("id_column"))
     edges = {}
     for e in m["edges"]:
         ends = pq.read_table(os.path.join(in_dir, e["endpoints"]))

@@ -84,6 +84,24 @@ class EdgeTypeMeta:
 
 
 @dataclass
+class PartitionInfo:
+    """Set when the directory is one partition of a larger graph (``docs/partition-format.md``).
+
+    Local IDs of a node type list the owned nodes first (increasing global ID), then
+    the halo nodes; an edge of any type belongs to this partition iff its destination
+    is owned. Edge types are keyed ``src,rel,dst``; reverse types share their forward
+    type's edge map.
+    """
+
+    part_id: int
+    num_parts: int
+    num_owned_nodes: dict[str, int]
+    num_owned_edges: dict[str, int]
+    node_local_to_global: dict[str, ArrayMeta]  # int64 global node ID of each local node
+    edge_local_to_global: dict[str, ArrayMeta]  # int64 global edge ID of each local edge
+
+
+@dataclass
 class GraphMeta:
     graph_name: str
     node_types: dict[str, NodeTypeMeta]
@@ -91,6 +109,7 @@ class GraphMeta:
     construction: dict[str, Any]  # graphkit version, arguments, seed, the input config
     format: str = FORMAT
     version: int = FORMAT_VERSION
+    partition: Optional[PartitionInfo] = None  # only in a partition's directory
 
     def edge_type(self, etype: EdgeType) -> EdgeTypeMeta:
         for e in self.edge_types:
@@ -105,7 +124,10 @@ class GraphMeta:
         return self.node_types[ntype]
 
     def to_json(self) -> dict:
-        return asdict(self)
+        obj = asdict(self)
+        if obj["partition"] is None:
+            del obj["partition"]
+        return obj
 
     @staticmethod
     def from_json(obj: dict, file: Optional[str] = None) -> "GraphMeta":
@@ -137,8 +159,12 @@ class GraphMeta:
                             "labels": labels(v["labels"]), "masks": arrays(v["masks"])})
             for v in obj["edge_types"]
         ]
+        p = obj.get("partition")  # absent in unpartitioned graphs
+        partition = None if p is None else PartitionInfo(**{
+            **p, "node_local_to_global": arrays(p["node_local_to_global"]),
+            "edge_local_to_global": arrays(p["edge_local_to_global"])})
         return GraphMeta(graph_name=obj["graph_name"], node_types=ntypes, edge_types=etypes,
-                         construction=obj["construction"])
+                         construction=obj["construction"], partition=partition)
 
 
 def read_graph_meta(graph_dir: str) -> GraphMeta:

@@ -114,10 +114,11 @@ def _read_one(path: str, fmt: FileFormat, columns: Sequence[str], key: str) -> p
         ) from None
     for col in columns:
         if col not in schema.names:
-            raise InputDataError(
-                f"column '{col}' is missing.", file=path, column=col, key=key,
-                hint=did_you_mean(col, schema.names),
-            )
+            hint = did_you_mean(col, schema.names)
+            if fmt.name == "csv" and len(schema.names) == 1 and any(s in schema.names[0] for s in ",;\t|"):
+                hint = (f"The header reads as one column '{schema.names[0]}': "
+                        f"is format.separator ({fmt.separator!r}) right?")
+            raise InputDataError(f"column '{col}' is missing.", file=path, column=col, key=key, hint=hint)
     try:
         if fmt.name == "parquet":
             table = pq.read_table(path, columns=list(columns))

@@ -13,7 +13,6 @@ from typing import Any, ClassVar, Optional
 
 import numpy as np
 
-from graphkit.construct.columns import ColumnRef
 from graphkit.errors import ConfigError, did_you_mean
 from graphkit.schema.gconstruct import FeatureSpec, TransformSpec
 

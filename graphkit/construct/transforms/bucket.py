@@ -39,8 +39,9 @@ class BucketNumerical(Transform):
         blocks = []
         for d in range(x.shape[1]):
             f = x[:, d]
-            first = np.maximum(np.floor((np.maximum(f - s / 2, lo) - lo) / size), 0).astype(np.int64)
-            last = np.minimum(np.floor((np.minimum(f + s / 2, hi) - lo) / size) + 1, cnt).astype(np.int64)
+            # `//` (floor_divide), not floor(a / b): GraphStorm's rounding at bucket edges (1.0 // 0.1 == 9).
+            first = np.maximum((np.maximum(f - s / 2, lo) - lo) // size, 0).astype(np.int64)
+            last = np.minimum((np.minimum(f + s / 2, hi) - lo) // size + 1, cnt).astype(np.int64)
             b = np.arange(cnt)
             out = ((b[None, :] >= first[:, None]) & (b[None, :] < last[:, None])).astype(np.float64)
             out[f >= hi, cnt - 1] = 1.0

@@ -1,0 +1,56 @@
+"""Gather node features (and labels) for the nodes of a mini-batch from memory-mapped arrays."""
+
+from __future__ import annotations
+
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+
+from graphkit.errors import GraphkitError
+from graphkit.storage.graph import Graph
+
+
+class FeatureStore:
+    """Per node type, the named features concatenated into one float32 matrix row per node.
+
+    Args:
+        graph: the graph whose ``.npy`` features are read (memory-mapped; only
+            the requested rows are touched).
+        features: ``{node type: [feature names]}``; types not listed have no
+            input features (a model gives them learnable embeddings).
+    """
+
+    def __init__(self, graph: Graph, features: Mapping[str, Sequence[str]]) -> None:
+        self.graph = graph
+        self.features: dict[str, list[str]] = {}
+        for ntype, names in features.items():
+            known = graph.meta.node_type(ntype).features
+            for n in names:
+                if n not in known:
+                    raise GraphkitError(f"node type '{ntype}' has no feature '{n}'.",
+                                        hint=f"Its features: {', '.join(known) or 'none'}.")
+            self.features[ntype] = list(names)
+        self._arrays = {t: [np.asarray(graph.node_feature(t, n)) for n in names] for t, names in self.features.items()}
+
+    def dim(self, ntype: str) -> int:
+        return int(sum(int(np.prod(a.shape[1:])) for a in self._arrays.get(ntype, [])))
+
+    def fetch(self, nodes: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``{ntype: float32 [len(ids), dim]}`` for the types that have features."""
+        out = {}
+        for t, ids in nodes.items():
+            arrays = self._arrays.get(t)
+            if not arrays:
+                continue
+            idx = ids.numpy() if isinstance(ids, torch.Tensor) else np.asarray(ids)
+            parts = [np.take(a, idx, axis=0).reshape(idx.size, -1) for a in arrays]
+            x = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+            out[t] = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        return out
+
+
+def fetch_rows(array: np.ndarray, ids: torch.Tensor, dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+    """Rows ``ids`` of a (memory-mapped) array as a tensor."""
+    out = torch.from_numpy(np.take(np.asarray(array), ids.numpy(), axis=0))
+    return out if dtype is None else out.to(dtype)

@@ -1,0 +1,234 @@
+"""A mini-batch pipeline that reads like a sentence::
+
+    loader = (NodeSeeds({"item": train_ids}, batch_size=512, shuffle=True, seed=0)
+              .sample(NeighborSampler(graph, "10,10"))
+              .fetch(FeatureStore(graph, {"item": ["feat"], "user": ["feat"]}))
+              .to("cuda")
+              .prefetch(2))
+    for epoch in range(10):
+        loader.set_epoch(epoch)
+        for mb in loader:   # MiniBatch
+            ...
+
+Every batch carries its own sampling seed, derived from (seed, epoch, batch
+index), so a run is reproducible whatever the prefetching. ``prefetch(n)``
+runs the stages in a background thread (numba kernels and numpy gathers
+release the GIL), keeping up to ``n`` batches ready while the model computes.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterator, Mapping, Optional
+
+import numpy as np
+import torch
+
+from graphkit.loading.features import FeatureStore
+from graphkit.sampling.base import EdgeType, NodeType, SampledSubgraph
+from graphkit.sampling.edges import EdgeBatch, EdgeSeedSampler
+from graphkit.sampling.neighbor import NeighborSampler, mix_seed
+
+# A negative sampler for the pipeline: (src, dst, rng) -> (neg_src or None, neg_dst or None), global IDs.
+NegativeFn = Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[Optional[np.ndarray], Optional[np.ndarray]]]
+
+
+@dataclass
+class MiniBatch:
+    """Everything one training or evaluation step needs, passed between pipeline stages."""
+
+    index: int
+    seed: int
+    seeds: dict[NodeType, torch.Tensor] = field(default_factory=dict)  # output nodes (node tasks)
+    etype: Optional[EdgeType] = None  # target edges (edge tasks)
+    eids: Optional[torch.Tensor] = None
+    subgraph: Optional[SampledSubgraph] = None
+    edges: Optional[EdgeBatch] = None
+    x: dict[NodeType, torch.Tensor] = field(default_factory=dict)  # input features of subgraph.input_nodes
+
+    def to(self, device: torch.device | str) -> "MiniBatch":
+        nb = device != "cpu"
+        sub = self.subgraph.to(device, nb) if self.subgraph is not None else None
+        edges = None
+        if self.edges is not None:
+            e = self.edges
+            mv = (lambda t: None if t is None else t.to(device, non_blocking=nb))
+            edges = replace(e, subgraph=sub, src_index=mv(e.src_index), dst_index=mv(e.dst_index),
+                            neg_src_index=mv(e.neg_src_index), neg_dst_index=mv(e.neg_dst_index))
+        return replace(self, subgraph=sub, edges=edges,
+                       x={t: v.to(device, non_blocking=nb) for t, v in self.x.items()},
+                       seeds={t: v.to(device, non_blocking=nb) for t, v in self.seeds.items()})
+
+
+Stage = Callable[[MiniBatch], MiniBatch]
+
+
+class _Pipeline:
+    """Seeds followed by stages; iterable; optionally prefetched in a background thread."""
+
+    def __init__(self) -> None:
+        self.stages: list[Stage] = []
+        self.epoch = 0
+        self.depth = 0
+
+    # --- builder -----------------------------------------------------------
+    def sample(self, sampler: NeighborSampler, negative: Optional[NegativeFn] = None,
+               exclude_targets: bool = True) -> "_Pipeline":
+        """Sample blocks around each batch's seed nodes (or target edges + negatives)."""
+        edge_sampler = EdgeSeedSampler(sampler, exclude_targets=exclude_targets)
+
+        def stage(mb: MiniBatch) -> MiniBatch:
+            if mb.etype is None:
+                mb.subgraph = sampler.sample_from_nodes({t: v.numpy() for t, v in mb.seeds.items()}, seed=mb.seed)
+                return mb
+            assert mb.eids is not None
+            neg_src = neg_dst = None
+            if negative is not None:
+                src, dst = (np.asarray(a) for a in sampler.graph.edges(mb.etype))
+                e = mb.eids.numpy()
+                neg_src, neg_dst = negative(src[e], dst[e], np.random.default_rng(int(mix_seed(mb.seed, 1))))
+            mb.edges = edge_sampler.sample_from_edges(mb.etype, mb.eids.numpy(), seed=mb.seed,
+                                                      neg_dst=neg_dst, neg_src=neg_src)
+            mb.subgraph = mb.edges.subgraph
+            mb.seeds = mb.subgraph.seeds
+            return mb
+
+        self.stages.append(stage)
+        return self
+
+    def fetch(self, store: FeatureStore) -> "_Pipeline":
+        """Gather input features of the first block's source nodes."""
+
+        def stage(mb: MiniBatch) -> MiniBatch:
+            assert mb.subgraph is not None, "fetch() comes after sample()"
+            mb.x = store.fetch(mb.subgraph.input_nodes)
+            return mb
+
+        self.stages.append(stage)
+        return self
+
+    def map(self, fn: Stage) -> "_Pipeline":
+        """Any extra per-batch step (e.g. attach labels)."""
+        self.stages.append(fn)
+        return self
+
+    def to(self, device: torch.device | str) -> "_Pipeline":
+        if str(device) != "cpu":
+            self.stages.append(lambda mb: mb.to(device))
+        return self
+
+    def prefetch(self, depth: int = 2) -> "_Pipeline":
+        self.depth = depth
+        return self
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    # --- iteration -----------------------------------------------------------
+    def _items(self) -> Iterator[MiniBatch]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def _run(self, mb: MiniBatch) -> MiniBatch:
+        for s in self.stages:
+            mb = s(mb)
+        return mb
+
+    def __iter__(self) -> Iterator[MiniBatch]:
+        if self.depth <= 0:
+            for mb in self._items():
+                yield self._run(mb)
+            return
+        yield from _prefetched(self._items(), self._run, self.depth)
+
+
+def _prefetched(items: Iterator[MiniBatch], run: Stage, depth: int) -> Iterator[MiniBatch]:
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def worker() -> None:
+        try:
+            for mb in items:
+                if stop.is_set():
+                    return
+                q.put(run(mb))
+            q.put(done)
+        except BaseException as e:  # surfaced in the consumer
+            q.put(e)
+
+    t = threading.Thread(target=worker, name="graphkit-prefetch", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while t.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                t.join(timeout=0.01)
+
+
+def _order(n: int, shuffle: bool, seed: int, epoch: int) -> np.ndarray:
+    if not shuffle:
+        return np.arange(n)
+    return np.random.default_rng(int(mix_seed(seed, epoch, 0x5EED))).permutation(n)
+
+
+class NodeSeeds(_Pipeline):
+    """Batches of seed nodes (one or more node types, batched per type in turn)."""
+
+    def __init__(self, seeds: Mapping[NodeType, np.ndarray | torch.Tensor], batch_size: int, shuffle: bool = False,
+                 drop_last: bool = False, seed: int = 0) -> None:
+        super().__init__()
+        self.seeds = {t: np.asarray(v, dtype=np.int64) for t, v in seeds.items()}
+        self.batch_size, self.shuffle, self.drop_last, self.seed = batch_size, shuffle, drop_last, seed
+
+    def _batches(self, n: int) -> int:
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __len__(self) -> int:
+        return sum(self._batches(len(v)) for v in self.seeds.values())
+
+    def _items(self) -> Iterator[MiniBatch]:
+        index = 0
+        for t, ids in self.seeds.items():
+            order = ids[_order(len(ids), self.shuffle, self.seed, self.epoch)]
+            for b in range(self._batches(len(ids))):
+                chunk = order[b * self.batch_size:(b + 1) * self.batch_size]
+                yield MiniBatch(index=index, seed=int(mix_seed(self.seed, self.epoch, index)),
+                                seeds={t: torch.from_numpy(np.ascontiguousarray(chunk))})
+                index += 1
+
+
+class EdgeSeeds(_Pipeline):
+    """Batches of target edges of one edge type."""
+
+    def __init__(self, etype: EdgeType, eids: np.ndarray | torch.Tensor, batch_size: int, shuffle: bool = False,
+                 drop_last: bool = False, seed: int = 0) -> None:
+        super().__init__()
+        self.etype = tuple(etype)
+        self.eids = np.asarray(eids, dtype=np.int64)
+        self.batch_size, self.shuffle, self.drop_last, self.seed = batch_size, shuffle, drop_last, seed
+
+    def __len__(self) -> int:
+        n = len(self.eids)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def _items(self) -> Iterator[MiniBatch]:
+        order = self.eids[_order(len(self.eids), self.shuffle, self.seed, self.epoch)]
+        for b in range(len(self)):
+            chunk = order[b * self.batch_size:(b + 1) * self.batch_size]
+            yield MiniBatch(index=b, seed=int(mix_seed(self.seed, self.epoch, b)), etype=self.etype,  # type: ignore[arg-type]
+                            eids=torch.from_numpy(np.ascontiguousarray(chunk)))

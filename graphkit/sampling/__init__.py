@@ -1,0 +1,1 @@
+"""Mini-batch sampling: neighbour sampling into per-layer blocks, edge seeds, negatives, GraphSAINT."""

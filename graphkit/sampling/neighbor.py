@@ -1,0 +1,160 @@
+"""Multi-layer neighbour sampling into per-layer bipartite blocks (GraphSAGE-style).
+
+``NeighborSampler(graph, "10,10").sample_from_nodes({"item": ids}, seed=3)``
+samples, for every layer from the output back to the input, up to ``fanout``
+in-neighbours of each dst node along every edge type, uniformly without
+replacement, and relabels sources to local IDs (dst nodes first). Edge-seeded
+batches (edge tasks, link prediction) are in :mod:`graphkit.sampling.edges`.
+
+Samplers are cheap to create, hold no per-batch state between calls, and are
+safe to use from several threads (scratch space is per thread).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+
+from graphkit.sampling.base import Block, EdgeType, NodeType, SampledSubgraph
+from graphkit.sampling.fanout import FanoutSpec, parse_fanout
+from graphkit.sampling.kernels import relabel, sample_in_neighbors, set_mask
+from graphkit.storage.graph import Graph
+
+_EMPTY_I64 = np.zeros(0, dtype=np.int64)
+_EMPTY_U8 = np.zeros(0, dtype=np.uint8)
+_MASK64 = (1 << 64) - 1
+
+
+def mix_seed(*parts: int) -> np.uint64:
+    """Combine integers into one well-mixed 64-bit seed (SplitMix64), independent of PYTHONHASHSEED."""
+    z = 0
+    for p in parts:
+        z = (z + (p & _MASK64) + 0x9E3779B97F4A7C15) & _MASK64
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        z ^= z >> 31
+    return np.uint64(z)
+
+
+class NeighborSampler:
+    """Sample ``len(fanouts)`` layers of in-neighbours.
+
+    Args:
+        graph: the graph (or one partition of it) to sample from.
+        fanouts: per-layer fanouts, input layer first; see :mod:`graphkit.sampling.fanout`.
+        edge_types: edge types to message-pass along (default: all).
+        reverse_types: extra ``{etype: reverse etype}`` pairs whose edges share
+            edge IDs (GraphStorm's ``reverse_edge_types_map``); types created by
+            ``--add-reverse-edges`` are paired automatically.
+    """
+
+    def __init__(self, graph: Graph, fanouts: FanoutSpec, edge_types: Optional[Sequence[EdgeType]] = None,
+                 reverse_types: Optional[Mapping[EdgeType, EdgeType]] = None) -> None:
+        self.graph = graph
+        self.edge_types: list[EdgeType] = list(edge_types) if edge_types is not None else graph.edge_types
+        self.fanouts = parse_fanout(fanouts, self.edge_types)
+        self.num_layers = len(self.fanouts)
+        self._csc = {e: tuple(np.asarray(a) for a in graph.csc(e)) for e in self.edge_types}
+        # Edge types sharing an edge-ID space share an exclusion mask: key = the forward type.
+        self._mask_key: dict[EdgeType, EdgeType] = {}
+        for e in graph.edge_types:
+            rev = graph.meta.edge_type(e).reverse_of
+            self._mask_key[e] = tuple(rev) if rev else e  # type: ignore[assignment]
+        for fwd, rev in (reverse_types or {}).items():
+            self._mask_key[tuple(rev)] = self._mask_key.get(tuple(fwd), tuple(fwd))  # type: ignore[arg-type]
+        self._local = threading.local()
+
+    # --- per-thread scratch space ------------------------------------------
+    def _scratch(self, ntype: NodeType) -> np.ndarray:
+        store = self._local.__dict__.setdefault("scratch", {})
+        if ntype not in store:
+            store[ntype] = np.full(self.graph.num_nodes(ntype), -1, dtype=np.int64)
+        return store[ntype]
+
+    def _mask(self, key: EdgeType) -> np.ndarray:
+        store = self._local.__dict__.setdefault("masks", {})
+        if key not in store:
+            store[key] = np.zeros(self.graph.num_edges(key), dtype=np.uint8)
+        return store[key]
+
+    # --- sampling ----------------------------------------------------------
+    def sample_from_nodes(self, seeds: Mapping[NodeType, np.ndarray | torch.Tensor], seed: int = 0,
+                          exclude_eids: Optional[Mapping[EdgeType, np.ndarray]] = None) -> SampledSubgraph:
+        """Blocks whose last layer outputs ``seeds`` (distinct per type, order kept).
+
+        ``exclude_eids`` removes edges from message passing (e.g. the target
+        edges of a link-prediction batch); edges sharing their IDs in reverse
+        edge types are removed too.
+        """
+        dst = {t: np.ascontiguousarray(np.asarray(v), dtype=np.int64) for t, v in seeds.items()}
+        masks = self._apply_exclusions(exclude_eids, 1)
+        try:
+            blocks = []
+            for layer in range(self.num_layers - 1, -1, -1):
+                block = self._sample_layer(dst, self.fanouts[layer], mix_seed(seed, layer), masks)
+                blocks.append(block)
+                dst = {t: v.numpy() for t, v in block.src_nodes.items()}
+        finally:
+            self._apply_exclusions(exclude_eids, 0)
+        blocks.reverse()
+        return SampledSubgraph(blocks)
+
+    def _apply_exclusions(self, exclude: Optional[Mapping[EdgeType, np.ndarray]], value: int) -> dict:
+        masks: dict[EdgeType, np.ndarray] = {}
+        if not exclude:
+            return masks
+        for e, eids in exclude.items():
+            key = self._mask_key.get(tuple(e), tuple(e))  # type: ignore[arg-type]
+            m = self._mask(key)
+            set_mask(m, np.ascontiguousarray(eids, dtype=np.int64), np.uint8(value))
+            masks[key] = m
+        return masks
+
+    def _sample_layer(self, dst: dict[NodeType, np.ndarray], fanout: dict[EdgeType, int], layer_seed: np.uint64,
+                      masks: dict[EdgeType, np.ndarray]) -> Block:
+        sampled: dict[EdgeType, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for i, e in enumerate(self.edge_types):
+            f = fanout[e]
+            d_nodes = dst.get(e[2])
+            if f == 0 or d_nodes is None or d_nodes.size == 0:
+                continue
+            indptr, indices, eids = self._csc[e]
+            mask = masks.get(self._mask_key.get(e, e), _EMPTY_U8)
+            sampled[e] = sample_in_neighbors(indptr, indices, eids, d_nodes, f, mix_seed(int(layer_seed), i), mask)
+        src_types = list(dict.fromkeys(list(dst) + [e[0] for e in sampled]))
+        src_nodes: dict[NodeType, torch.Tensor] = {}
+        local: dict[EdgeType, np.ndarray] = {}
+        for t in src_types:
+            ets = [e for e in sampled if e[0] == t]
+            cat = np.concatenate([sampled[e][1] for e in ets]) if ets else _EMPTY_I64
+            nodes, loc = relabel(self._scratch(t), dst.get(t, _EMPTY_I64), cat)
+            src_nodes[t] = torch.from_numpy(nodes)
+            start = 0
+            for e in ets:
+                n = sampled[e][1].size
+                local[e] = loc[start:start + n]
+                start += n
+        return Block(
+            src_nodes=src_nodes,
+            num_dst={t: int(dst[t].size) if t in dst else 0 for t in src_types},
+            indptr={e: torch.from_numpy(v[0]) for e, v in sampled.items()},
+            indices={e: torch.from_numpy(local[e]) for e in sampled},
+            eids={e: torch.from_numpy(v[2]) for e, v in sampled.items()},
+        )
+
+
+def layerwise_batches(graph: Graph, batch_size: int, edge_types: Optional[Sequence[EdgeType]] = None):
+    """Full-neighbour, one-layer blocks covering every node, for layer-wise inference.
+
+    Yields ``(ntype, dst node IDs, Block)`` in node-ID order per type: compute
+    layer 1 for every node from these blocks, then layer 2, and so on.
+    """
+    sampler = NeighborSampler(graph, [-1], edge_types)
+    for t in graph.node_types:
+        n = graph.num_nodes(t)
+        for start in range(0, n, batch_size):
+            ids = np.arange(start, min(start + batch_size, n), dtype=np.int64)
+            yield t, ids, sampler.sample_from_nodes({t: ids}).blocks[0]

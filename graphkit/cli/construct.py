@@ -6,6 +6,7 @@ import argparse
 import os
 
 from graphkit.construct.summary import describe
+from graphkit.partition.assignment import METHODS
 
 
 def _common_input(p: argparse.ArgumentParser) -> None:
@@ -33,7 +34,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _common_input(p)
     p.add_argument("--output-dir", required=True, help="Graph directory to write (replaced atomically).")
     _common_graph(p)
-    p.add_argument("--num-parts", type=int, default=1, help="Number of partitions (default: 1).")
+    p.add_argument("--num-parts", type=int, default=1,
+                   help="Number of partitions; above 1 the graph is also partitioned into "
+                        "OUTPUT_DIR/partitions, as `graphkit partition` does (default: 1).")
+    p.add_argument("--part-method", default="metis", choices=METHODS,
+                   help="Partitioning method when --num-parts > 1 (default: metis).")
     p.set_defaults(run=run_construct)
 
     p = sub.add_parser("transform", help="Stage 1: fit and apply feature/label transforms.",
@@ -57,9 +62,17 @@ def run_construct(args: argparse.Namespace) -> int:
 
     meta = construct_graph(args.conf_file, args.output_dir, args.graph_name, input_dir=args.input_dir,
                            add_reverse_edges=args.add_reverse_edges, skip_nonexist_edges=args.skip_nonexist_edges,
-                           seed=args.seed, num_parts=args.num_parts)
+                           seed=args.seed, num_parts=args.num_parts, part_method=args.part_method)
     print(describe(meta))
     print(f"graph written to {os.path.abspath(args.output_dir)}")
+    if args.num_parts > 1:
+        from graphkit.construct.construct import PARTITIONS_DIR
+        from graphkit.partition.meta import read_partition_meta
+        from graphkit.partition.summary import describe_partitions
+
+        parts_dir = os.path.join(args.output_dir, PARTITIONS_DIR)
+        print(describe_partitions(read_partition_meta(parts_dir)))
+        print(f"partitions written to {os.path.abspath(parts_dir)}")
     return 0
 
 

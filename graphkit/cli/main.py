@@ -16,9 +16,10 @@ from graphkit import __version__
 from graphkit.cli import construct as construct_cmd
 from graphkit.cli import demo as demo_cmd
 from graphkit.cli import info as info_cmd
+from graphkit.cli import partition as partition_cmd
 from graphkit.errors import GraphkitError
 
-COMMANDS = (construct_cmd, info_cmd, demo_cmd)
+COMMANDS = (construct_cmd, partition_cmd, info_cmd, demo_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -73,7 +73,7 @@ def _node_ids(ntype: str, nd: Optional[NodeData], tg: TransformedGraph) -> pa.Ar
             parts.append(ed.dst_ids)
     typ = parts[0].type
     parts = [p if p.type == typ else _cast_ids(p, typ, ntype, None, "") for p in parts]
-    ids = pc.unique(pa.chunked_array(parts)).combine_chunks() if len(parts) > 1 else pc.unique(parts[0])
+    ids = pc.unique(pa.chunked_array(parts))  # an Array, in first-appearance order
     return pc.drop_null(ids)
 
 

@@ -29,10 +29,9 @@ import torch
 from graphkit.loading.features import FeatureStore
 from graphkit.sampling.base import EdgeType, NodeType, SampledSubgraph
 from graphkit.sampling.edges import EdgeBatch, EdgeSeedSampler
+from graphkit.sampling.negative import NegativeSampler
 from graphkit.sampling.neighbor import NeighborSampler, mix_seed
 
-# A negative sampler for the pipeline: (src, dst, rng) -> (neg_src or None, neg_dst or None), global IDs.
-NegativeFn = Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[Optional[np.ndarray], Optional[np.ndarray]]]
 
 
 @dataclass
@@ -74,10 +73,11 @@ class _Pipeline:
         self.depth = 0
 
     # --- builder -----------------------------------------------------------
-    def sample(self, sampler: NeighborSampler, negative: Optional[NegativeFn] = None,
+    def sample(self, sampler: NeighborSampler, negative: Optional[NegativeSampler] = None,
                exclude_targets: bool = True) -> "_Pipeline":
         """Sample blocks around each batch's seed nodes (or target edges + negatives)."""
         edge_sampler = EdgeSeedSampler(sampler, exclude_targets=exclude_targets)
+        ends = {e: tuple(np.asarray(a) for a in sampler.graph.edges(e)) for e in sampler.graph.edge_types}
 
         def stage(mb: MiniBatch) -> MiniBatch:
             if mb.etype is None:
@@ -86,9 +86,11 @@ class _Pipeline:
             assert mb.eids is not None
             neg_src = neg_dst = None
             if negative is not None:
-                src, dst = (np.asarray(a) for a in sampler.graph.edges(mb.etype))
                 e = mb.eids.numpy()
-                neg_src, neg_dst = negative(src[e], dst[e], np.random.default_rng(int(mix_seed(mb.seed, 1))))
+                src, dst = ends[mb.etype]
+                neg = negative(mb.etype, src[e], dst[e], e, rng=np.random.default_rng(int(mix_seed(mb.seed, 1))))
+                neg_dst = neg.dst.numpy()
+                neg_src = None if neg.src is None else neg.src.numpy()
             mb.edges = edge_sampler.sample_from_edges(mb.etype, mb.eids.numpy(), seed=mb.seed,
                                                       neg_dst=neg_dst, neg_src=neg_src)
             mb.subgraph = mb.edges.subgraph

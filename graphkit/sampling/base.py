@@ -82,15 +82,19 @@ class SampledSubgraph:
     """
 
     blocks: list[Block]
+    seed_nodes: dict[NodeType, torch.Tensor] = field(default_factory=dict)  # used when there are no blocks
 
     @property
     def input_nodes(self) -> dict[NodeType, torch.Tensor]:
-        return self.blocks[0].src_nodes
+        return self.blocks[0].src_nodes if self.blocks else self.seed_nodes
 
     @property
     def seeds(self) -> dict[NodeType, torch.Tensor]:
+        if not self.blocks:
+            return self.seed_nodes
         last = self.blocks[-1]
         return {t: last.dst_nodes(t) for t in last.num_dst if last.num_dst[t] > 0}
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> "SampledSubgraph":
-        return SampledSubgraph([b.to(device, non_blocking) for b in self.blocks])
+        return SampledSubgraph([b.to(device, non_blocking) for b in self.blocks],
+                               {t: v.to(device, non_blocking=non_blocking) for t, v in self.seed_nodes.items()})

@@ -151,6 +151,10 @@ def unique_stable(scratch: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.
 
 
 @numba.njit(cache=True, nogil=True)
-def set_mask(mask: np.ndarray, ids: np.ndarray, value: np.uint8) -> None:
+def set_bits(mask: np.ndarray, ids: np.ndarray, bit: np.uint8, on: bool) -> None:
+    """Set (``on``) or clear ``bit`` of ``mask[ids]``."""
     for i in range(ids.shape[0]):
-        mask[ids[i]] = value
+        if on:
+            mask[ids[i]] |= bit
+        else:
+            mask[ids[i]] &= ~bit

@@ -20,7 +20,7 @@ import torch
 
 from graphkit.sampling.base import Block, EdgeType, NodeType, SampledSubgraph
 from graphkit.sampling.fanout import FanoutSpec, parse_fanout
-from graphkit.sampling.kernels import relabel, sample_in_neighbors, set_mask
+from graphkit.sampling.kernels import relabel, sample_in_neighbors, set_bits
 from graphkit.storage.graph import Graph
 
 _EMPTY_I64 = np.zeros(0, dtype=np.int64)
@@ -49,22 +49,36 @@ class NeighborSampler:
         reverse_types: extra ``{etype: reverse etype}`` pairs whose edges share
             edge IDs (GraphStorm's ``reverse_edge_types_map``); types created by
             ``--add-reverse-edges`` are paired automatically.
+        static_exclude: ``{etype: edge IDs}`` never used for message passing
+            (e.g. validation/test edges of link prediction). Applies to exactly
+            the edge types given: list reverse types too to remove them there.
     """
 
+    _STATIC, _BATCH = np.uint8(1), np.uint8(2)
+
     def __init__(self, graph: Graph, fanouts: FanoutSpec, edge_types: Optional[Sequence[EdgeType]] = None,
-                 reverse_types: Optional[Mapping[EdgeType, EdgeType]] = None) -> None:
+                 reverse_types: Optional[Mapping[EdgeType, EdgeType]] = None,
+                 static_exclude: Optional[Mapping[EdgeType, np.ndarray]] = None) -> None:
         self.graph = graph
         self.edge_types: list[EdgeType] = list(edge_types) if edge_types is not None else graph.edge_types
-        self.fanouts = parse_fanout(fanouts, self.edge_types)
+        # An empty fanout list is the no-GNN case: batches are just their seeds.
+        self.fanouts = [] if (isinstance(fanouts, (list, tuple)) and len(fanouts) == 0) \
+            else parse_fanout(fanouts, self.edge_types)
         self.num_layers = len(self.fanouts)
         self._csc = {e: tuple(np.asarray(a) for a in graph.csc(e)) for e in self.edge_types}
-        # Edge types sharing an edge-ID space share an exclusion mask: key = the forward type.
-        self._mask_key: dict[EdgeType, EdgeType] = {}
+        # Edge types sharing an edge-ID space (a type and its reverses) exclude a batch's targets together.
+        base: dict[EdgeType, EdgeType] = {}
         for e in graph.edge_types:
             rev = graph.meta.edge_type(e).reverse_of
-            self._mask_key[e] = tuple(rev) if rev else e  # type: ignore[assignment]
+            base[e] = tuple(rev) if rev else e  # type: ignore[assignment]
         for fwd, rev in (reverse_types or {}).items():
-            self._mask_key[tuple(rev)] = self._mask_key.get(tuple(fwd), tuple(fwd))  # type: ignore[arg-type]
+            base[tuple(rev)] = base.get(tuple(fwd), tuple(fwd))  # type: ignore[arg-type]
+        self._group = {e: [g for g in graph.edge_types if base[g] == base[e]] for e in graph.edge_types}
+        self._static: dict[EdgeType, np.ndarray] = {}
+        for e, eids in (static_exclude or {}).items():
+            m = np.zeros(graph.num_edges(e), dtype=np.uint8)
+            m[np.asarray(eids, dtype=np.int64)] = self._STATIC
+            self._static[tuple(e)] = m  # type: ignore[index]
         self._local = threading.local()
 
     # --- per-thread scratch space ------------------------------------------
@@ -74,11 +88,12 @@ class NeighborSampler:
             store[ntype] = np.full(self.graph.num_nodes(ntype), -1, dtype=np.int64)
         return store[ntype]
 
-    def _mask(self, key: EdgeType) -> np.ndarray:
+    def _mask(self, etype: EdgeType) -> np.ndarray:
         store = self._local.__dict__.setdefault("masks", {})
-        if key not in store:
-            store[key] = np.zeros(self.graph.num_edges(key), dtype=np.uint8)
-        return store[key]
+        if etype not in store:
+            static = self._static.get(etype)
+            store[etype] = static.copy() if static is not None else np.zeros(self.graph.num_edges(etype), np.uint8)
+        return store[etype]
 
     # --- sampling ----------------------------------------------------------
     def sample_from_nodes(self, seeds: Mapping[NodeType, np.ndarray | torch.Tensor], seed: int = 0,
@@ -100,17 +115,17 @@ class NeighborSampler:
         finally:
             self._apply_exclusions(exclude_eids, 0)
         blocks.reverse()
-        return SampledSubgraph(blocks)
+        return SampledSubgraph(blocks, {t: torch.from_numpy(np.ascontiguousarray(np.asarray(v), dtype=np.int64))
+                                        for t, v in seeds.items()})
 
-    def _apply_exclusions(self, exclude: Optional[Mapping[EdgeType, np.ndarray]], value: int) -> dict:
-        masks: dict[EdgeType, np.ndarray] = {}
-        if not exclude:
-            return masks
-        for e, eids in exclude.items():
-            key = self._mask_key.get(tuple(e), tuple(e))  # type: ignore[arg-type]
-            m = self._mask(key)
-            set_mask(m, np.ascontiguousarray(eids, dtype=np.int64), np.uint8(value))
-            masks[key] = m
+    def _apply_exclusions(self, exclude: Optional[Mapping[EdgeType, np.ndarray]], on: int) -> dict:
+        """Masks to sample with: static exclusions plus this batch's (set ``on``, cleared after)."""
+        masks: dict[EdgeType, np.ndarray] = {e: self._mask(e) for e in self._static}
+        for e, eids in (exclude or {}).items():
+            ids = np.ascontiguousarray(eids, dtype=np.int64)
+            for g in self._group.get(tuple(e), [tuple(e)]):  # type: ignore[arg-type]
+                masks[g] = self._mask(g)
+                set_bits(masks[g], ids, self._BATCH, bool(on))
         return masks
 
     def _sample_layer(self, dst: dict[NodeType, np.ndarray], fanout: dict[EdgeType, int], layer_seed: np.uint64,
@@ -122,7 +137,7 @@ class NeighborSampler:
             if f == 0 or d_nodes is None or d_nodes.size == 0:
                 continue
             indptr, indices, eids = self._csc[e]
-            mask = masks.get(self._mask_key.get(e, e), _EMPTY_U8)
+            mask = masks.get(e, _EMPTY_U8)
             sampled[e] = sample_in_neighbors(indptr, indices, eids, d_nodes, f, mix_seed(int(layer_seed), i), mask)
         src_types = list(dict.fromkeys(list(dst) + [e[0] for e in sampled]))
         src_nodes: dict[NodeType, torch.Tensor] = {}

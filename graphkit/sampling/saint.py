@@ -13,16 +13,18 @@ counting :math:`C_v` (samples holding node :math:`v`) and :math:`C_{u,v}`
   edge's *destination*, the node that aggregates. The block's ``edge_weight``
   is :math:`1 / \alpha_{u,v} = C_v / C_{u,v}`, so that
   :math:`\mathbb{E}[\sum_{u \in \mathcal{N}_s(v)} x_u / \alpha_{u,v} \mid v \in
-  \mathcal{V}_s] = \sum_{u \in \mathcal{N}(v)} x_u`. (PyG's
-  ``GraphSAINTSampler`` uses the count of ``edge_index[0]``, the source, which
-  coincides only on symmetric graphs.)
+  \mathcal{V}_s] = \sum_{u \in \mathcal{N}(v)} x_u` (the paper's
+  :math:`\alpha_{u,v} = p_{u,v} / p_v`). PyG's ``GraphSAINTSampler`` divides
+  by the count of ``edge_index[0]``, the message's source, instead.
 * **loss norm** :math:`\lambda_v = C_v / N`; the node weight is
   :math:`N / (C_v |\mathcal{V}_t|)` for a node of type :math:`t`, so that
   :math:`\sum_{v \in \mathcal{V}_s} w_v L_v` estimates the mean loss over all
-  nodes of type :math:`t` (PyG's ``node_norm`` in the one-type case).
+  nodes of type :math:`t` (PyG's ``node_norm`` in the one-type case; for the
+  mean over a subset :math:`S`, e.g. the training nodes, scale by
+  :math:`|\mathcal{V}_t| / |S|`).
 
 Counts are clamped as in PyG: :math:`C_v = 0` counts as 0.1, edge weights are
-clipped to :math:`[0, 10^4]`, and an edge whose endpoints were never sampled
+clipped to :math:`[0, 10^4]`, and an edge whose destination was never sampled
 weighs 0.1. Reverse edge types share their forward type's edge counts (an
 induced edge is present iff both endpoints are), but aggregate at the other
 endpoint.

@@ -10,6 +10,7 @@ from graphkit.errors import ConfigError
 from graphkit.loading import EdgeSeeds, FeatureStore, NodeSeeds
 from graphkit.sampling.edges import EdgeSeedSampler
 from graphkit.sampling.fanout import parse_fanout
+from graphkit.sampling.negative import UniformNegativeSampler
 from graphkit.sampling.neighbor import NeighborSampler, layerwise_batches
 from graphkit.storage.build import graph_from_arrays
 from graphkit.storage.graph import Graph
@@ -176,9 +177,7 @@ def test_pipeline_nodes_features_prefetch_deterministic(bipartite):
 def test_pipeline_edges_with_negatives(bipartite):
     g = bipartite
 
-    def negative(src, dst, rng):
-        return None, rng.integers(0, 4, (len(src), 2))
-
+    negative = UniformNegativeSampler({"user": 6, "item": 4}, k=2)
     loader = EdgeSeeds(RATES, np.arange(12), batch_size=5).sample(NeighborSampler(g, "2"), negative=negative)
     batches = list(loader)
     assert [b.eids.numel() for b in batches] == [5, 5, 2]
@@ -197,3 +196,18 @@ def test_pipeline_error_in_worker_surfaces(bipartite):
     loader = NodeSeeds({"item": np.arange(4)}, batch_size=2).map(boom).prefetch(2)
     with pytest.raises(RuntimeError, match="bad batch"):
         list(loader)
+
+
+def test_static_exclusion_removes_edges_and_only_named_types(bipartite):
+    g = bipartite
+    held_out = np.array([0, 6])
+    leak_free = NeighborSampler(g, "-1", static_exclude={RATES: held_out, REV: held_out})
+    leaky = NeighborSampler(g, "-1", static_exclude={RATES: held_out})
+    seeds = {"item": np.arange(4), "user": np.arange(6)}
+    for _ in range(2):  # exclusions persist across batches, batch exclusions add to them
+        b = leak_free.sample_from_nodes(seeds, exclude_eids={RATES: np.array([1])}).blocks[0]
+        assert not {0, 1, 6} & set(b.eids[RATES].tolist()) and not {0, 1, 6} & set(b.eids[REV].tolist())
+    b = leak_free.sample_from_nodes(seeds).blocks[0]
+    assert 1 in b.eids[RATES].tolist() and 0 not in b.eids[REV].tolist()
+    b = leaky.sample_from_nodes(seeds).blocks[0]
+    assert 0 not in b.eids[RATES].tolist() and {0, 6} <= set(b.eids[REV].tolist())

@@ -1,0 +1,1 @@
+"""Models: input layers, GNN encoders over blocks, task decoders."""

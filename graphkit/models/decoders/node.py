@@ -1,0 +1,53 @@
+"""The node-task decoder: logits (classification) or values (regression) per node."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class NodeDecoder(nn.Module):
+    r"""A linear layer, or a two-layer MLP, on top of node representations
+    (GraphStorm's ``EntityClassifier`` / ``EntityRegression``).
+
+    .. math::
+        \mathbf{y}_i = \mathbf{W} \mathbf{h}_i + \mathbf{b}
+        \quad\text{or}\quad
+        \mathbf{y}_i = \mathbf{W}_2\, \mathrm{ReLU}(\mathbf{W}_1 \mathbf{h}_i + \mathbf{b}_1) + \mathbf{b}_2
+
+    Dropout is applied to the input of every linear layer.
+
+    Args:
+        in_dim (int): Width of the node representations.
+        out_dim (int): Number of classes (logits), or of regression targets.
+        hidden (int, optional): Width of the hidden layer; ``0`` gives a single
+            linear layer. (default: :obj:`0`)
+        dropout (float, optional): Dropout probability. (default: :obj:`0.0`)
+
+    Shapes:
+        - **input:** node representations :math:`(N, F_{in})`
+        - **output:** logits or values :math:`(N, F_{out})`
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int = 0, dropout: float = 0.0) -> None:
+        super().__init__()
+        if hidden < 0:
+            raise ValueError(f"hidden must be >= 0, got {hidden}")
+        self.in_dim, self.out_dim, self.hidden = in_dim, out_dim, hidden
+        self.dropout = nn.Dropout(dropout)
+        self.lin1 = nn.Linear(in_dim, hidden) if hidden > 0 else None
+        self.lin2 = nn.Linear(hidden or in_dim, out_dim)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.lin1 is not None:
+            self.lin1.reset_parameters()
+        self.lin2.reset_parameters()
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if self.lin1 is not None:
+            h = torch.relu(self.lin1(self.dropout(h)))
+        return self.lin2(self.dropout(h))
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.in_dim}, {self.out_dim}, hidden={self.hidden})"

@@ -1,0 +1,73 @@
+"""RGCN (Schlichtkrull et al., 2018) and GraphSAGE-mean (Hamilton et al., 2017) layers.
+
+RGCN: ``h_v' = W_0 h_v + sum_r mean_{u in N_r(v)} W_r h_u`` — one weight per
+edge type (optionally a basis decomposition ``W_r = sum_b a_rb V_b``).
+GraphSAGE: the same update with all edge types between two node types merged
+into one neighbourhood: ``h_v' = W_self h_v + W_neigh mean_{u in N(v)} h_u``.
+Aggregation runs as a sparse CSR product (see :mod:`graphkit.models.aggregate`).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from graphkit.models.aggregate import merged_csr, spmm
+from graphkit.models.encoders.base import GraphSchema, GroupKey, HeteroLayer, group_name, register_encoder, stack
+from graphkit.sampling.base import Block, EdgeType
+
+
+class RGCNLayer(HeteroLayer):
+    """One relational graph convolution.
+
+    Args:
+        num_bases: number of shared bases for the relation weights; ``-1``
+            (default) gives every relation its own full matrix.
+    """
+
+    merge_etypes = False
+
+    def __init__(self, schema: GraphSchema, in_dim: int, out_dim: int, num_bases: int = -1, **kwargs) -> None:
+        super().__init__(schema, in_dim, out_dim, **kwargs)
+        names = [group_name(k) for k in self.groups]
+        self.num_bases = num_bases if 0 < num_bases < len(names) else -1
+        if self.num_bases > 0:
+            self.bases = nn.Parameter(torch.empty(self.num_bases, in_dim, out_dim))
+            self.coeff = nn.ParameterDict({n: nn.Parameter(torch.empty(self.num_bases)) for n in names})
+            nn.init.xavier_uniform_(self.bases)
+            for p in self.coeff.values():
+                nn.init.uniform_(p, -1.0, 1.0)
+        else:
+            self.weights = nn.ModuleDict({n: nn.Linear(in_dim, out_dim, bias=False) for n in names})
+
+    def _transform(self, key: GroupKey, x: torch.Tensor) -> torch.Tensor:
+        name = group_name(key)
+        if self.num_bases > 0:
+            return x @ torch.einsum("b,bio->io", self.coeff[name], self.bases)
+        return self.weights[name](x)
+
+    def message(self, key: GroupKey, etypes: Sequence[EdgeType], block: Block, h_src: torch.Tensor,
+                h_dst: torch.Tensor) -> torch.Tensor:
+        indptr, indices, _ = merged_csr(block, etypes)
+        return self._transform(key, spmm(indptr, indices, h_src, h_dst.shape[0], reduce="mean"))
+
+
+class SAGELayer(RGCNLayer):
+    """GraphSAGE with the mean aggregator; edge types between two node types share a neighbourhood."""
+
+    merge_etypes = True
+
+
+@register_encoder("rgcn")
+def rgcn(schema: GraphSchema, hidden: int, num_layers: int, dropout: float = 0.0, num_bases: int = -1,
+         use_self_loop: bool = True, norm: str | None = None, **_) -> "nn.Module":
+    return stack(RGCNLayer, schema, hidden, num_layers, dropout, num_bases=num_bases, self_loop=use_self_loop,
+                 norm=norm)
+
+
+@register_encoder("sage")
+def sage(schema: GraphSchema, hidden: int, num_layers: int, dropout: float = 0.0, norm: str | None = None,
+         **_) -> "nn.Module":
+    return stack(SAGELayer, schema, hidden, num_layers, dropout, self_loop=True, norm=norm)

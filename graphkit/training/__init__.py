@@ -1,0 +1,1 @@
+"""Training: config, tasks, the one training loop, checkpoints, metrics and losses."""

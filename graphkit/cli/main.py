@@ -17,9 +17,10 @@ from graphkit.cli import construct as construct_cmd
 from graphkit.cli import demo as demo_cmd
 from graphkit.cli import info as info_cmd
 from graphkit.cli import partition as partition_cmd
+from graphkit.cli import train as train_cmd
 from graphkit.errors import GraphkitError
 
-COMMANDS = (construct_cmd, partition_cmd, info_cmd, demo_cmd)
+COMMANDS = (construct_cmd, partition_cmd, train_cmd, info_cmd, demo_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +44,10 @@ def setup_logging(level: str) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "accepts_overrides", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     setup_logging(args.log_level)
     try:
         return int(args.run(args) or 0)

@@ -1,0 +1,1 @@
+"""Inference: layer-wise embeddings, predictions and ranked links, written against raw IDs."""

@@ -1,0 +1,61 @@
+"""Layer-wise full-graph inference: every node's embedding, one GNN layer at a time.
+
+Per-node neighbour sampling recomputes shared neighbourhoods many times;
+layer-wise inference computes layer 1 for every node (full in-neighbourhood,
+in chunks), then layer 2 from those, and so on — each node once per layer.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from graphkit.loading.features import FeatureStore
+from graphkit.models.model import GraphModel
+from graphkit.sampling.neighbor import NeighborSampler
+from graphkit.storage.graph import Graph
+
+
+@torch.no_grad()
+def input_embeddings(model: GraphModel, graph: Graph, store: FeatureStore, batch_size: int) -> dict[str, torch.Tensor]:
+    out = {}
+    for t in graph.node_types:
+        n = graph.num_nodes(t)
+        parts = []
+        for start in range(0, n, batch_size):
+            ids = torch.arange(start, min(start + batch_size, n))
+            parts.append(model.input({t: ids}, store.fetch({t: ids}))[t])
+        out[t] = torch.cat(parts) if parts else torch.zeros(0, model.input.hidden)
+    return out
+
+
+@torch.no_grad()
+def node_embeddings(model: GraphModel, graph: Graph, store: FeatureStore, batch_size: int = 4096,
+                    node_types: Optional[Sequence[str]] = None) -> dict[str, torch.Tensor]:
+    """``{node type: [num_nodes, hidden]}`` from the trained encoder, over the whole graph."""
+    model.eval()
+    h = input_embeddings(model, graph, store, batch_size)
+    layers = getattr(model.encoder, "layers", None)
+    if layers is None or len(layers) == 0:  # no message passing (e.g. the MLP encoder)
+        h = model.encoder([], h)
+    else:
+        sampler = NeighborSampler(graph, [-1])
+        for i, _ in enumerate(layers):
+            nxt: dict[str, list[torch.Tensor]] = {}
+            total = sum(-(-graph.num_nodes(t) // batch_size) for t in graph.node_types)
+            bar = tqdm(total=total, desc=f"inference layer {i + 1}/{len(layers)}", unit="batch", leave=False)
+            for t in graph.node_types:
+                n = graph.num_nodes(t)
+                for start in range(0, n, batch_size):
+                    ids = np.arange(start, min(start + batch_size, n), dtype=np.int64)
+                    block = sampler.sample_from_nodes({t: ids}).blocks[0]
+                    h_in = {s: h[s][nodes] for s, nodes in block.src_nodes.items()}
+                    out = model.encoder.layer_forward(i, block, h_in)
+                    nxt.setdefault(t, []).append(out[t] if t in out else h[t][ids])
+                    bar.update(1)
+            bar.close()
+            h = {t: torch.cat(v) for t, v in nxt.items()}
+    return {t: v for t, v in h.items() if node_types is None or t in node_types}

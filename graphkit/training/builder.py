@@ -1,0 +1,67 @@
+"""Build the feature store and the model that a training config asks for, from the graph's metadata.
+
+The same function re-creates the model at inference time from the config
+saved in a checkpoint, so a model file never needs pickled Python objects.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from graphkit.errors import ConfigError, did_you_mean
+from graphkit.loading.features import FeatureStore
+from graphkit.models.encoders import ENCODERS, GraphSchema
+from graphkit.models.input import InputLayer
+from graphkit.models.model import GraphModel
+from graphkit.storage.graph import Graph
+from graphkit.training.config import TrainConfig
+from graphkit.training.tasks.base import Task
+
+
+def feature_names(cfg: TrainConfig, graph: Graph) -> dict[str, list[str]]:
+    """GraphStorm's ``node_feat_name``: ``["user:feat", "item:feat1,feat2"]`` or one name for every type."""
+    spec = cfg.node_feat_name
+    if spec is None:
+        return {t: list(m.features) for t, m in graph.meta.node_types.items()
+                if m.features and all(len(a.shape) == 2 and a.dtype.startswith("float") for a in m.features.values())}
+    items = [spec] if isinstance(spec, str) else list(spec)
+    out: dict[str, list[str]] = {}
+    for item in items:
+        if ":" in item:
+            ntype, names = item.split(":", 1)
+            graph.meta.node_type(ntype)
+            out[ntype] = [n for n in names.split(",") if n]
+        else:
+            for t, m in graph.meta.node_types.items():
+                if item in m.features:
+                    out.setdefault(t, []).append(item)
+    return out
+
+
+def in_degrees(graph: Graph, etypes: Sequence) -> dict[str, torch.Tensor]:
+    """Whole-graph in-degree of every node, summed over edge types (for GCN normalisation)."""
+    deg = {t: np.zeros(graph.num_nodes(t), dtype=np.float32) for t in graph.node_types}
+    for e in etypes:
+        indptr = np.asarray(graph.csc(e)[0])
+        deg[e[2]] += np.diff(indptr).astype(np.float32)
+    return {t: torch.from_numpy(v) for t, v in deg.items()}
+
+
+def build_model(cfg: TrainConfig, graph: Graph, store: FeatureStore, tasks: Sequence[Task]) -> GraphModel:
+    name = cfg.model_encoder_type
+    if name not in ENCODERS:
+        raise ConfigError(f"unknown model_encoder_type '{name}'.", key="model_encoder_type",
+                          hint=did_you_mean(name, ENCODERS))
+    schema = GraphSchema(tuple(graph.node_types), tuple(graph.edge_types))
+    hidden = int(cfg.hidden_size)
+    encoder = ENCODERS[name](
+        schema, hidden, int(cfg.num_layers), dropout=float(cfg.dropout), num_bases=int(cfg.num_bases),
+        use_self_loop=bool(cfg.use_self_loop), num_heads=int(cfg.num_heads), attn_dropout=float(cfg.attn_dropout),
+        norm=cfg.gnn_norm, degrees=in_degrees(graph, graph.edge_types) if name == "gcn" else None)
+    inputs = InputLayer({t: store.dim(t) for t in graph.node_types},
+                        {t: graph.num_nodes(t) for t in graph.node_types}, hidden,
+                        use_node_embeddings=bool(cfg.use_node_embeddings), dropout=float(cfg.input_dropout))
+    return GraphModel(inputs, encoder, {t.name: t.decoder(hidden) for t in tasks})

@@ -1,0 +1,96 @@
+"""Node classification (single- and multi-label) and node regression."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from graphkit.errors import ConfigError
+from graphkit.loading.pipeline import MiniBatch, NodeSeeds
+from graphkit.models.decoders import NodeDecoder
+from graphkit.training.losses import make_class_loss, make_regression_loss
+from graphkit.training.tasks.base import SPLITS, Task, mask_ids
+
+
+class NodeTask(Task):
+    """``node_classification`` / ``node_regression`` on ``target_ntype``'s ``label_field``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        g, cfg = self.graph, self.cfg
+        self.regression = cfg.kind == "node_regression"
+        self.ntype = cfg.target_ntype or self._only_labelled_type()
+        labels = g.meta.node_type(self.ntype).labels
+        self.label_name = cfg.label_field or (next(iter(labels)) if len(labels) == 1 else None)
+        if self.label_name not in labels:
+            raise ConfigError(f"node type '{self.ntype}' has no label '{self.label_name}'.", key="label_field",
+                              hint=f"Its labels: {', '.join(labels) or 'none'}.")
+        meta = labels[self.label_name]
+        self.labels = np.asarray(g.node_label(self.ntype, self.label_name))
+        self.num_classes = 1 if self.regression else int(cfg.num_classes or meta.num_classes or 0)
+        if not self.regression and self.num_classes < 2 and not cfg.multilabel:
+            raise ConfigError("node classification needs num_classes >= 2.", key="num_classes")
+        mask_names = cfg.mask_fields or meta.mask_names
+        self.ids = {s: mask_ids(g, self.ntype, m, node=True) for s, m in zip(SPLITS, mask_names)}
+        if self.ids["train"].size == 0:
+            raise ConfigError(f"no training nodes: mask '{mask_names[0]}' of '{self.ntype}' is empty.", key="mask_fields")
+        if self.regression:
+            self.loss_fn = make_regression_loss(cfg.regression_loss_func, alpha=cfg.alpha, gamma=cfg.gamma)
+        else:
+            self.loss_fn = make_class_loss(cfg.class_loss_func, multilabel=bool(cfg.multilabel),
+                                           class_weights=cfg.imbalance_class_weights, alpha=cfg.alpha, gamma=cfg.gamma)
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return self.cfg.kind
+
+    @property
+    def default_metric(self) -> str:  # type: ignore[override]
+        return "rmse" if self.cfg.kind == "node_regression" else "accuracy"
+
+    @property
+    def metric_kind(self) -> str:  # type: ignore[override]
+        return "regression" if self.cfg.kind == "node_regression" else "classification"
+
+    def _only_labelled_type(self) -> str:
+        typed = [t for t, m in self.graph.meta.node_types.items() if m.labels]
+        if len(typed) != 1:
+            raise ConfigError("target_ntype is required when several (or no) node types have labels.",
+                              key="target_ntype")
+        return typed[0]
+
+    def decoder(self, hidden: int) -> nn.Module:
+        return NodeDecoder(hidden, self.num_classes)
+
+    def _targets(self, ids: torch.Tensor) -> torch.Tensor:
+        y = torch.from_numpy(np.take(self.labels, ids.numpy(), axis=0))
+        return y.float() if (self.regression or self.cfg.multilabel) else y.long()
+
+    def train_batches(self, seed: int) -> Iterable[MiniBatch]:
+        return (NodeSeeds({self.ntype: self.ids["train"]}, self.batch_size, shuffle=True, seed=seed)
+                .sample(self.sampler(False)).fetch(self.store).prefetch(2))
+
+    def predict(self, model: nn.Module, mb: MiniBatch) -> torch.Tensor:
+        h = model.embed(mb.subgraph, mb.x)[self.ntype]
+        out = model.decoders[self.name](h)
+        return out.squeeze(-1) if self.regression else out
+
+    def loss(self, model: nn.Module, mb: MiniBatch) -> torch.Tensor:
+        return self.loss_fn(self.predict(model, mb), self._targets(mb.seeds[self.ntype]))
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
+        ids = self.ids[split]
+        if ids.size == 0:
+            return {m.name: float("nan") for m in self.metrics}
+        loader = (NodeSeeds({self.ntype: ids}, int(self.train_cfg.eval_batch_size))
+                  .sample(self.sampler(True)).fetch(self.store).prefetch(2))
+        preds, ys = [], []
+        for mb in loader:
+            preds.append(self.predict(model, mb))
+            ys.append(self._targets(mb.seeds[self.ntype]))
+        pred, y = torch.cat(preds), torch.cat(ys)
+        return self.scalarize({m.name: m(pred, y) for m in self.metrics})

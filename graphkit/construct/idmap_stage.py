@@ -33,7 +33,8 @@ from graphkit.schema.graph_meta import (
     write_graph_meta,
 )
 from graphkit.storage.atomic import atomic_output_dir
-from graphkit.storage.build import ArrayWriter, reverse_meta, write_structure
+from graphkit.storage.build import id_map_path, reverse_meta, write_edge_structure
+from graphkit.storage.graph_writer import ArrayWriter, write_id_map
 from graphkit.storage.paths import etype_dir, safe_name
 
 log = logging.getLogger(__name__)
@@ -173,8 +174,8 @@ def build_graph(tg: TransformedGraph, out_dir: str, graph_name: str, add_reverse
             nd = tg.nodes.get(ntype)
             ids = _node_ids(ntype, nd, tg)
             id_maps[ntype] = ids
-            meta = NodeTypeMeta(name=ntype, num_nodes=len(ids), id_map=w.save_id_map(ntype, ids),
-                                id_dtype=str(ids.type))
+            write_id_map(tmp, id_map_path(ntype), ids)
+            meta = NodeTypeMeta(name=ntype, num_nodes=len(ids), id_map=id_map_path(ntype), id_dtype=str(ids.type))
             if nd is not None:
                 meta.features, meta.labels, meta.masks = _write_type_data(w, f"nodes/{safe_name(ntype)}", nd, None, None)
             ntype_meta[ntype] = meta
@@ -208,7 +209,7 @@ def build_graph(tg: TransformedGraph, out_dir: str, graph_name: str, add_reverse
                 log.warning("%s: dropped %d edge(s) whose endpoints are not nodes (--skip-nonexist-edges)",
                             etype_str(etype), n_bad)
             sub = f"edges/{etype_dir(etype)}"
-            structure = write_structure(w, etype, src, dst, ntype_meta[s_type].num_nodes,
+            structure = write_edge_structure(w, etype, src, dst, ntype_meta[s_type].num_nodes,
                                         ntype_meta[d_type].num_nodes)
             em = EdgeTypeMeta(src_type=s_type, relation=etype[1], dst_type=d_type, num_edges=int(len(src)),
                               structure=structure)

@@ -7,6 +7,7 @@ in chunks), then layer 2 from those, and so on — each node once per layer.
 
 from __future__ import annotations
 
+import logging
 from typing import Optional, Sequence
 
 import numpy as np
@@ -17,6 +18,8 @@ from graphkit.loading.features import FeatureStore
 from graphkit.models.model import GraphModel
 from graphkit.sampling.neighbor import NeighborSampler
 from graphkit.storage.graph import Graph
+
+log = logging.getLogger(__name__)
 
 
 @torch.no_grad()
@@ -46,7 +49,8 @@ def node_embeddings(model: GraphModel, graph: Graph, store: FeatureStore, batch_
         for i, _ in enumerate(layers):
             nxt: dict[str, list[torch.Tensor]] = {}
             total = sum(-(-graph.num_nodes(t) // batch_size) for t in graph.node_types)
-            bar = tqdm(total=total, desc=f"inference layer {i + 1}/{len(layers)}", unit="batch", leave=False)
+            bar = tqdm(total=total, desc=f"inference layer {i + 1}/{len(layers)}", unit="batch", leave=False,
+                       disable=not log.isEnabledFor(logging.INFO))
             for t in graph.node_types:
                 n = graph.num_nodes(t)
                 for start in range(0, n, batch_size):

@@ -55,7 +55,7 @@ def top_k_links(scorer, etype, h_src: torch.Tensor, h_dst: torch.Tensor, k: int,
         s = scorer(h_src[start:stop], h_dst, etype, joint=True)  # [chunk, N_dst]
         if exclude_known:
             rows = np.repeat(np.arange(stop - start), np.diff(indptr[start:stop + 1]))
-            cols = indices[indptr[start]:indptr[stop]]
+            cols = np.array(indices[indptr[start]:indptr[stop]])  # a writable copy of the memory-mapped slice
             s[torch.from_numpy(rows), torch.from_numpy(cols)] = float("-inf")
         val, idx = torch.topk(s, k, dim=1)
         srcs.append(np.repeat(np.arange(start, stop), k))
@@ -64,6 +64,7 @@ def top_k_links(scorer, etype, h_src: torch.Tensor, h_dst: torch.Tensor, k: int,
     return np.concatenate(srcs), np.concatenate(dsts), np.concatenate(scores)
 
 
+@torch.no_grad()
 def run_inference(graph: Graph, model_path: str, save_embed_path: Optional[str] = None,
                   save_prediction_path: Optional[str] = None, topk: int = 10, exclude_known_links: bool = True,
                   overrides: Optional[dict] = None) -> InferenceResult:

@@ -44,7 +44,7 @@ class FeatureStore:
             if not arrays:
                 continue
             idx = ids.numpy() if isinstance(ids, torch.Tensor) else np.asarray(ids)
-            parts = [np.take(a, idx, axis=0).reshape(idx.size, -1) for a in arrays]
+            parts = [np.take(a, idx, axis=0).reshape(idx.size, int(np.prod(a.shape[1:]))) for a in arrays]  # 0 rows too
             x = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
             out[t] = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         return out

@@ -16,7 +16,7 @@ IN = ("product", "in", "category")
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    assert main(["--log-level", "warning", "demo", "--output-dir", str(out)]) == 0
+    assert main(["--log-level", "warning", "demo", "--output-dir", str(out), "--num-epochs", "3"]) == 0
     return str(out)
 
 
@@ -28,7 +28,7 @@ def test_default_sizes():
 def test_demo_writes_tables_and_graph(demo_dir):
     tables = os.path.join(demo_dir, "tables")
     assert sorted(os.listdir(tables)) == ["customers.parquet", "gconstruct.json", "in_category.jsonl",
-                                          "products.csv", "purchases.parquet"]
+                                          "products.csv", "purchases.parquet", "train_nc.yaml"]
     s = ShopSizes()
     g = Graph(os.path.join(demo_dir, "graph"))
     assert g.meta.graph_name == "shop"
@@ -78,3 +78,20 @@ def test_info_prints_the_summary(demo_dir, capsys):
 def test_info_on_a_missing_graph_fails_cleanly(tmp_path, capsys):
     assert main(["info", str(tmp_path)]) == 2
     assert "not a graphkit graph directory" in capsys.readouterr().err
+
+
+def test_demo_trains_and_writes_predictions_by_raw_id(demo_dir):
+    import json
+
+    import pyarrow.parquet as pq
+
+    with open(os.path.join(demo_dir, "model", "metrics.json")) as f:
+        metrics = json.load(f)
+    assert metrics["task"] == "node_classification" and len(metrics["epoch_times_s"]) == 3
+    assert metrics["test"]["accuracy"] > 0.5  # 5 classes: chance is 0.2
+    pred = pq.read_table(os.path.join(demo_dir, "predictions", "product", "part-00000.parquet"))
+    assert pred.num_rows == ShopSizes().products
+    assert pred.column("id")[0].as_py() == "p000000"
+    assert set(pred.column("pred").to_pylist()) <= set(CLASSES)
+    emb = pq.read_table(os.path.join(demo_dir, "embeddings", "customer", "part-00000.parquet"))
+    assert emb.num_rows == ShopSizes().customers and emb.column("id")[0].as_py() == "c000000"

@@ -267,3 +267,22 @@ def test_custom_edge_split_json_pairs(tmp_path):
     res = run(t, spec, keys=keys, base_dir=str(tmp_path))
     assert rows(res.masks["train_mask"]) == [1, 2]
     np.testing.assert_array_equal(res.values, np.array([0.5, 1.5, 2.5], np.float32))
+
+
+def test_custom_edge_split_marks_duplicate_edges_skips_missing_ids_and_counts_unknown_pairs(tmp_path, caplog):
+    # rows 0 and 2 are the same edge; row 3 has a missing source and matches nothing.
+    t = table(s=pa.array(["u1", "u2", "u1", None, "u2"]), d=pa.array(["i1", "i1", "i1", "i1", "i2"]))
+    keys = [t.data.column("s").combine_chunks(), t.data.column("d").combine_chunks()]
+    # listed twice; (u1, i2) pairs two known IDs but is no edge; (u9, i1) names an unknown node.
+    pq.write_table(pa.table({"s": ["u1", "u1", "u1", "u9", None], "d": ["i1", "i1", "i2", "i1", "i1"]}),
+                   tmp_path / "train.parquet")
+    pq.write_table(pa.table({"s": ["u2", "u2"], "d": ["i1", "i2"]}), tmp_path / "test.parquet")
+    spec = edge_label(task_type="link_prediction", custom_split_filenames={
+        "train": "train.parquet", "test": "test.parquet", "column": ["s", "d"]})
+    with caplog.at_level("WARNING"):
+        res = run(t, spec, keys=keys, base_dir=str(tmp_path))
+    assert rows(res.masks["train_mask"]) == [0, 2]
+    assert rows(res.masks["val_mask"]) == []
+    assert rows(res.masks["test_mask"]) == [1, 4]
+    assert "3 ID(s) in the train split files are not in the data" in caplog.text
+    assert "test split files" not in caplog.text

@@ -78,9 +78,12 @@ class HeteroLayer(nn.Module):
         for key, etypes in self.groups.items():
             present = [e for e in etypes if e in block.indptr]
             s, d = key[0], key[2]
-            if not present or block.num_dst.get(d, 0) == 0 or s not in h:
+            if not present or block.num_dst.get(d, 0) == 0:
                 continue
-            msg = self.message(key, present, block, h[s], h[d][: block.num_dst[d]])
+            # A source type with no nodes in this batch still runs its group (e.g. a GAT bias),
+            # so a node's output never depends on which other nodes share its batch.
+            h_src = h[s] if s in h else h[d].new_zeros(0, h[d].shape[1])
+            msg = self.message(key, present, block, h_src, h[d][: block.num_dst[d]])
             out[d] = msg if d not in out else out[d] + msg
         for t, n in block.num_dst.items():
             if n == 0 or t not in h:

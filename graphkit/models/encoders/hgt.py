@@ -25,8 +25,12 @@ class HGTLayer(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, block: Block, h: dict[NodeType, torch.Tensor]) -> dict[NodeType, torch.Tensor]:
-        edges = {e: block.edge_index(e) for e in block.indptr if block.num_edges(e) > 0}
-        out = self.conv(h, edges)
+        # Every sampled edge type, even without edges in this batch, and an empty input for source
+        # types without nodes: HGTConv's output for a node must not depend on the rest of the batch.
+        x = next(iter(h.values()))
+        h = {t: h[t] if t in h else x.new_zeros(0, x.shape[1]) for t in dict.fromkeys([*h, *block.src_nodes])}
+        edges = {e: block.edge_index(e) for e in block.indptr}
+        out = self.conv(h, edges) if edges else {}
         res = {}
         for t, n in block.num_dst.items():
             if n == 0 or t not in h:

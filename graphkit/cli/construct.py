@@ -16,6 +16,9 @@ def _common_input(p: argparse.ArgumentParser) -> None:
                    help="Folder that relative file paths in the config are relative to "
                         "(default: the config file's folder; the working directory is tried next).")
     p.add_argument("--seed", type=int, default=0, help="Seed for random train/val/test splits (default: 0).")
+    p.add_argument("--reuse-transforms", default=None, metavar="GRAPH_DIR",
+                   help="Apply the fitted transforms, label metadata and edge-only ID maps of this trained graph "
+                        "instead of fitting new ones: for new tables at inference time (default: fit).")
 
 
 def _common_graph(p: argparse.ArgumentParser) -> None:
@@ -62,7 +65,8 @@ def run_construct(args: argparse.Namespace) -> int:
 
     meta = construct_graph(args.conf_file, args.output_dir, args.graph_name, input_dir=args.input_dir,
                            add_reverse_edges=args.add_reverse_edges, skip_nonexist_edges=args.skip_nonexist_edges,
-                           seed=args.seed, num_parts=args.num_parts, part_method=args.part_method)
+                           seed=args.seed, num_parts=args.num_parts, part_method=args.part_method,
+                           reuse_transforms=args.reuse_transforms)
     print(describe(meta))
     print(f"graph written to {os.path.abspath(args.output_dir)}")
     if args.num_parts > 1:
@@ -82,7 +86,12 @@ def run_transform(args: argparse.Namespace) -> int:
 
     cfg = load_graph_config(args.conf_file)
     base = args.input_dir if args.input_dir is not None else os.path.dirname(os.path.abspath(args.conf_file))
-    tg = transform_graph(cfg, base, seed=args.seed)
+    reuse = None
+    if args.reuse_transforms is not None:
+        from graphkit.construct.reuse import load_saved_transforms
+
+        reuse = load_saved_transforms(args.reuse_transforms)
+    tg = transform_graph(cfg, base, seed=args.seed, reuse=reuse)
     write_transformed(tg, args.output_dir)
     print(f"transformed data written to {os.path.abspath(args.output_dir)}")
     return 0

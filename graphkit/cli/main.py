@@ -16,11 +16,15 @@ from graphkit import __version__
 from graphkit.cli import construct as construct_cmd
 from graphkit.cli import demo as demo_cmd
 from graphkit.cli import info as info_cmd
+from graphkit.cli import launch as launch_cmd
 from graphkit.cli import partition as partition_cmd
+from graphkit.cli import pipeline as pipeline_cmd
 from graphkit.cli import train as train_cmd
+from graphkit.cli.remote import run_with_remote_paths
 from graphkit.errors import GraphkitError
 
-COMMANDS = (construct_cmd, partition_cmd, train_cmd, info_cmd, demo_cmd)
+# pipeline and launch import kfp / kubernetes only inside their run functions.
+COMMANDS = (construct_cmd, partition_cmd, train_cmd, info_cmd, demo_cmd, pipeline_cmd, launch_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,10 +54,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args.extra = extra
     setup_logging(args.log_level)
     try:
-        return int(args.run(args) or 0)
+        return run_with_remote_paths(args, lambda a: int(a.run(a) or 0))
     except GraphkitError as e:
         print(f"graphkit {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print(f"graphkit {args.command}: interrupted; no output was written.", file=sys.stderr)
         return 130
+
+
+if __name__ == "__main__":  # torchrun -m graphkit.cli.main ... (the PyTorchJob entrypoint)
+    sys.exit(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 from typing import Any
@@ -51,6 +52,20 @@ def open_graph(part_config: str):
     return Graph(path)
 
 
+_IMPORT_HELP = ("Import a Python module first, e.g. one registering a custom encoder or decoder "
+                "(repeatable; docs/custom-models.md).")
+
+
+def import_modules(names: list[str]) -> None:
+    """Import user modules (on ``PYTHONPATH``) for their side effects: registering custom models."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise GraphkitError(f"cannot import module '{name}': {e}",
+                                hint="Put the folder that holds it on PYTHONPATH.") from None
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="Train a GNN for the task(s) in a GraphStorm training YAML.",
                        description="Train node/edge classification or regression, link prediction or several "
@@ -62,6 +77,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="Continue from <save-model-path>/checkpoints/last.pt.")
     p.add_argument("--inference", action="store_true", help="Only run inference with --restore-model-path.")
     p.add_argument("--restore-model-path", default=None, help="A trained model folder (or model.pt).")
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help=_IMPORT_HELP)
     p.set_defaults(run=run_train, accepts_overrides=True)
 
     p = sub.add_parser("infer", help="Embeddings, predictions and ranked links from a trained model.",
@@ -73,6 +89,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-prediction-path", default=None, help="Folder for predictions / ranked links.")
     p.add_argument("--topk", type=int, default=10, help="Candidate links per source node (default: 10).")
     p.add_argument("--include-known-links", action="store_true", help="Do not drop existing edges from rankings.")
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help=_IMPORT_HELP)
     p.set_defaults(run=run_infer, accepts_overrides=True)
 
 
@@ -80,6 +97,7 @@ def run_train(args: argparse.Namespace) -> int:
     from graphkit.training.config import load_train_config
     from graphkit.training.trainer import Trainer
 
+    import_modules(args.imports)
     overrides = _overrides(args.extra)
     if args.seed is not None:
         overrides["seed"] = args.seed
@@ -118,5 +136,6 @@ def _infer(graph, model, embed, pred, topk, exclude, overrides) -> int:
 
 
 def run_infer(args: argparse.Namespace) -> int:
+    import_modules(args.imports)
     return _infer(open_graph(args.part_config), args.restore_model_path, args.save_embed_path,
                   args.save_prediction_path, args.topk, not args.include_known_links, _overrides(args.extra))

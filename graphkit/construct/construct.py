@@ -22,12 +22,15 @@ PARTITIONS_DIR = "partitions"  # with --num-parts > 1: <output-dir>/partitions, 
 
 def construct_graph(conf_file: str, output_dir: str, graph_name: str, input_dir: Optional[str] = None,
                     add_reverse_edges: bool = False, skip_nonexist_edges: bool = False, seed: int = 0,
-                    num_parts: int = 1, part_method: str = "metis") -> GraphMeta:
+                    num_parts: int = 1, part_method: str = "metis",
+                    reuse_transforms: Optional[str] = None) -> GraphMeta:
     """Build a graph directory from the tables described by ``conf_file``.
 
     Relative file paths in the config are looked up in ``input_dir`` (default:
     the config file's folder), then in the working directory. With
     ``num_parts > 1`` the graph is then partitioned into ``output_dir/partitions``.
+    With ``reuse_transforms`` (a trained graph's directory) its fitted transforms are
+    applied instead of fitting new ones (:mod:`graphkit.construct.reuse`).
     """
     if num_parts < 1:
         raise GraphkitError(f"--num-parts must be >= 1, got {num_parts}.")
@@ -36,7 +39,12 @@ def construct_graph(conf_file: str, output_dir: str, graph_name: str, input_dir:
     t0 = time.perf_counter()
     cfg = load_graph_config(conf_file)
     base = input_dir if input_dir is not None else os.path.dirname(os.path.abspath(conf_file))
-    tg = transform_graph(cfg, base, seed=seed)
+    reuse = None
+    if reuse_transforms is not None:
+        from graphkit.construct.reuse import load_saved_transforms
+
+        reuse = load_saved_transforms(reuse_transforms)
+    tg = transform_graph(cfg, base, seed=seed, reuse=reuse)
     log.info("transform done in %.1fs", time.perf_counter() - t0)
     meta = build_graph(tg, output_dir, graph_name, add_reverse_edges=add_reverse_edges,
                        skip_nonexist_edges=skip_nonexist_edges)

@@ -65,6 +65,8 @@ def _node_ids(ntype: str, nd: Optional[NodeData], tg: TransformedGraph) -> pa.Ar
         return ids
     if nd is not None:
         return pa.array(np.arange(nd.num_rows, dtype=np.int64))  # rows are the nodes
+    if ntype in tg.id_maps:  # --reuse-transforms: the trained graph's IDs of an edge-only node type
+        return tg.id_maps[ntype]
     # Node type only seen in edges: its nodes are the distinct endpoint IDs.
     parts = []
     for etype, ed in tg.edges.items():
@@ -225,7 +227,7 @@ def build_graph(tg: TransformedGraph, out_dir: str, graph_name: str, add_reverse
             graph_name=graph_name, node_types=ntype_meta, edge_types=etype_meta,
             construction={
                 "graphkit_version": __version__, "config_path": tg.config_path, "config": tg.config,
-                "seed": tg.seed, "add_reverse_edges": add_reverse_edges,
+                "seed": tg.seed, "add_reverse_edges": add_reverse_edges, "reused_transforms_from": tg.reused_from,
                 "skip_nonexist_edges": skip_nonexist_edges, "skipped_edges": skipped,
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **(extra_args or {}),
             },

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +26,9 @@ from graphkit.schema.gconstruct import EdgeSpec, EdgeType, GraphConfig, NodeSpec
 from graphkit.storage.atomic import atomic_output_dir
 from graphkit.storage.paths import etype_dir, safe_name
 from graphkit.storage.tables import RowSource, Table, read_table, resolve_files
+
+if TYPE_CHECKING:
+    from graphkit.construct.reuse import SavedTransforms
 
 log = logging.getLogger(__name__)
 
@@ -66,30 +69,35 @@ class TransformedGraph:
     config: dict  # the construction config as given
     config_path: Optional[str]
     seed: int
+    # --reuse-transforms: fixed ID maps of node types without a node table, and the graph they come from
+    id_maps: dict[str, pa.Array] = field(default_factory=dict)
+    reused_from: Optional[str] = None
 
 
-def _block_columns(spec: NodeSpec | EdgeSpec, id_cols: Sequence[Optional[str]]) -> list[str]:
+def _block_columns(spec: NodeSpec | EdgeSpec, id_cols: Sequence[Optional[str]], labels: bool = True) -> list[str]:
     cols = [c for c in id_cols if c]
     for f in spec.features:
         cols.extend(f.columns)
-    for lab in spec.labels:
+    for lab in spec.labels if labels else ():
         if lab.column:
             cols.append(lab.column)
     return cols
 
 
 def _read_block(spec: NodeSpec | EdgeSpec, id_cols: Sequence[Optional[str]], input_dir: Optional[str],
-                config_path: Optional[str]) -> Table:
+                config_path: Optional[str], labels: bool = True) -> Table:
     files = resolve_files(spec.files, input_dir, spec.format, f"{spec.key}.files", config_path)
     log.info("reading %s: %d %s file(s)", spec.key, len(files), spec.format.name)
-    return read_table(files, spec.format, _block_columns(spec, id_cols), spec.key)
+    return read_table(files, spec.format, _block_columns(spec, id_cols, labels), spec.key)
 
 
 def _add_features_and_labels(data: TypeData, table: Table, spec: NodeSpec | EdgeSpec, keys: Sequence[pa.Array],
                              seed: int, input_dir: Optional[str], config_path: Optional[str],
-                             records: list) -> None:
+                             records: list, reuse: Optional["SavedTransforms"] = None) -> None:
+    kind = "node" if isinstance(data, NodeData) else "edge"
     for feat in spec.features:
-        res = process_feature(table, feat, config_path)
+        rec = reuse.feature_record(data.key, feat, kind) if reuse is not None else None
+        res = process_feature(table, feat, config_path, record=rec)
         for name, value in res.outputs.items():
             if name in data.features:
                 raise ConfigError(f"feature '{name}' of {data.key} is produced twice.", file=config_path, key=feat.key)
@@ -102,6 +110,9 @@ def _add_features_and_labels(data: TypeData, table: Table, spec: NodeSpec | Edge
                               key=f"{lab.key}.custom_split_filenames")
         if any(lab.name == other.name for other in data.labels):
             raise ConfigError(f"label '{lab.name}' of {data.key} is defined twice.", file=config_path, key=lab.key)
+        if reuse is not None:  # new tables for inference: the training graph's label metadata, no labelled rows
+            data.labels.append(reuse.label(data.key, lab, data.num_rows))
+            continue
         res = process_label(table, lab, keys, seed, data.key, input_dir, config_path)
         data.labels.append(res)
         log.info("  label %s (%s): train/val/test = %s", res.name, res.task_type,
@@ -118,13 +129,13 @@ def _check_aligned(data: TypeData, table: Table, spec: NodeSpec | EdgeSpec, conf
 
 
 def _transform_nodes(cfg: GraphConfig, ntype: str, input_dir: Optional[str], seed: int,
-                     records: list) -> Optional[NodeData]:
+                     records: list, reuse: Optional["SavedTransforms"] = None) -> Optional[NodeData]:
     blocks = sorted((n for n in cfg.nodes if n.node_type == ntype), key=lambda n: n.id_column is None)
     if not blocks:
         return None
     data: Optional[NodeData] = None
     for spec in blocks:
-        table = _read_block(spec, [spec.id_column], input_dir, cfg.path)
+        table = _read_block(spec, [spec.id_column], input_dir, cfg.path, labels=reuse is None)
         if data is None:
             ids = table.data.column(spec.id_column).combine_chunks() if spec.id_column else None
             data = NodeData(key=ntype, num_rows=table.num_rows, source=table.source, ids=ids,
@@ -132,12 +143,12 @@ def _transform_nodes(cfg: GraphConfig, ntype: str, input_dir: Optional[str], see
         else:
             _check_aligned(data, table, spec, cfg.path)
         keys = [data.ids] if spec.id_column and data.ids is not None else []
-        _add_features_and_labels(data, table, spec, keys, seed, input_dir, cfg.path, records)
+        _add_features_and_labels(data, table, spec, keys, seed, input_dir, cfg.path, records, reuse)
     return data
 
 
 def _transform_edges(cfg: GraphConfig, etype: EdgeType, input_dir: Optional[str], seed: int,
-                     records: list) -> EdgeData:
+                     records: list, reuse: Optional["SavedTransforms"] = None) -> EdgeData:
     blocks = [e for e in cfg.edges if e.relation == etype]
     id_blocks = [e for e in blocks if e.src_column is not None]
     if len(id_blocks) > 1:
@@ -148,7 +159,7 @@ def _transform_edges(cfg: GraphConfig, etype: EdgeType, input_dir: Optional[str]
         )
     data: Optional[EdgeData] = None
     for spec in id_blocks + [e for e in blocks if e.src_column is None]:
-        table = _read_block(spec, [spec.src_column, spec.dst_column], input_dir, cfg.path)
+        table = _read_block(spec, [spec.src_column, spec.dst_column], input_dir, cfg.path, labels=reuse is None)
         if data is None:
             assert spec.src_column and spec.dst_column
             data = EdgeData(key=etype_str(etype), num_rows=table.num_rows, source=table.source,
@@ -158,13 +169,20 @@ def _transform_edges(cfg: GraphConfig, etype: EdgeType, input_dir: Optional[str]
         else:
             _check_aligned(data, table, spec, cfg.path)
         keys = [data.src_ids, data.dst_ids] if spec.src_column else []
-        _add_features_and_labels(data, table, spec, keys, seed, input_dir, cfg.path, records)  # type: ignore[arg-type]
+        _add_features_and_labels(data, table, spec, keys, seed, input_dir, cfg.path, records,  # type: ignore[arg-type]
+                                 reuse)
     assert data is not None
     return data
 
 
-def transform_graph(cfg: GraphConfig, input_dir: Optional[str], seed: int = 0) -> TransformedGraph:
-    """Read, transform and label every node and edge type of ``cfg``."""
+def transform_graph(cfg: GraphConfig, input_dir: Optional[str], seed: int = 0,
+                    reuse: Optional["SavedTransforms"] = None) -> TransformedGraph:
+    """Read, transform and label every node and edge type of ``cfg``.
+
+    With ``reuse`` (:func:`graphkit.construct.reuse.load_saved_transforms`), features are
+    not fitted but computed with a trained graph's fitted transforms, labels carry that
+    graph's metadata only, and node types without a node table keep its ID maps.
+    """
     records: dict = {"nodes": {}, "edges": {}}
     nodes: dict[str, NodeData] = {}
     edges: dict[EdgeType, EdgeData] = {}
@@ -172,16 +190,21 @@ def transform_graph(cfg: GraphConfig, input_dir: Optional[str], seed: int = 0) -
     for kind, t in steps:
         if kind == "node":
             recs: list = []
-            nd = _transform_nodes(cfg, t, input_dir, seed, recs)  # type: ignore[arg-type]
+            nd = _transform_nodes(cfg, t, input_dir, seed, recs, reuse)  # type: ignore[arg-type]
             if nd is not None:
                 nodes[t] = nd  # type: ignore[index]
                 records["nodes"][t] = recs
         else:
             recs = []
-            edges[t] = _transform_edges(cfg, t, input_dir, seed, recs)  # type: ignore[index]
+            edges[t] = _transform_edges(cfg, t, input_dir, seed, recs, reuse)  # type: ignore[index]
             records["edges"][etype_str(t)] = recs  # type: ignore[arg-type]
+    id_maps = {}
+    if reuse is not None:
+        table_types = set(nodes)
+        id_maps = {t: ids for t, ids in reuse.id_maps.items() if t not in table_types}
     return TransformedGraph(nodes=nodes, edges=edges, records=records, config=cfg.raw,
-                            config_path=os.path.abspath(cfg.path) if cfg.path else None, seed=seed)
+                            config_path=os.path.abspath(cfg.path) if cfg.path else None, seed=seed,
+                            id_maps=id_maps, reused_from=reuse.graph_dir if reuse is not None else None)
 
 
 # --- on-disk form, for running transform and idmap as separate steps ----------
@@ -237,9 +260,14 @@ def write_transformed(tg: TransformedGraph, out_dir: str) -> None:
             entry["endpoints"] = f"{sub}/endpoints.parquet"
             pq.write_table(pa.table({"src": ed.src_ids, "dst": ed.dst_ids}), os.path.join(tmp, entry["endpoints"]))
             edges.append(entry)
+        id_maps = {}
+        for ntype, ids in tg.id_maps.items():
+            id_maps[ntype] = f"id_maps/{safe_name(ntype)}.parquet"
+            os.makedirs(os.path.join(tmp, "id_maps"), exist_ok=True)
+            pq.write_table(pa.table({"id": ids}), os.path.join(tmp, id_maps[ntype]))
         manifest = {"format": TRANSFORMED_FORMAT, "version": TRANSFORMED_VERSION, "graphkit_version": __version__,
                     "seed": tg.seed, "config_path": tg.config_path, "config": tg.config, "records": tg.records,
-                    "nodes": nodes, "edges": edges}
+                    "nodes": nodes, "edges": edges, "id_maps": id_maps, "reused_from": tg.reused_from}
         with open(os.path.join(tmp, TRANSFORMED_FILE), "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=1)
 
@@ -284,5 +312,8 @@ def read_transformed(in_dir: str) -> TransformedGraph:
         edges[tuple(e["etype"])] = _load_type(in_dir, e, EdgeData, src_ids=ends.column("src").combine_chunks(),
                                                dst_ids=ends.column("dst").combine_chunks(),
                                                id_columns=tuple(e["id_columns"]))
+    id_maps = {t: pq.read_table(os.path.join(in_dir, rel)).column("id").combine_chunks()
+               for t, rel in m.get("id_maps", {}).items()}
     return TransformedGraph(nodes=nodes, edges=edges, records=m["records"], config=m["config"],  # type: ignore[arg-type]
-                            config_path=m["config_path"], seed=m["seed"])
+                            config_path=m["config_path"], seed=m["seed"], id_maps=id_maps,
+                            reused_from=m.get("reused_from"))

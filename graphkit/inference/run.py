@@ -104,8 +104,9 @@ def _predict(task, model, graph: Graph, emb: dict, out: str, topk: int, exclude_
         return write_node_predictions(out, task.ntype, graph.id_map(task.ntype), pred.numpy(), prob.numpy(), classes)
     if isinstance(task, EdgeTask):
         s, _, d = task.etype
-        src, dst = (np.asarray(a) for a in graph.edges(task.etype))
-        o = decoder(emb[s][torch.from_numpy(src)], emb[d][torch.from_numpy(dst)], None)
+        src, dst = (np.array(a) for a in graph.edges(task.etype))  # writable copies of the memory-mapped arrays
+        feat = task.edge_features(np.arange(len(src)))
+        o = decoder(emb[s][torch.from_numpy(src)], emb[d][torch.from_numpy(dst)], feat)
         pred = o.squeeze(-1).numpy() if task.regression else o.argmax(-1).numpy()
         folder = os.path.join(out, safe_name(",".join(task.etype)))
         write_parts(folder, {"src_id": graph.id_map(s).take(src), "dst_id": graph.id_map(d).take(dst), "pred": pred})

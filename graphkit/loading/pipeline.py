@@ -23,6 +23,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator, Mapping, Optional
 
+import numba
 import numpy as np
 import torch
 
@@ -152,8 +153,10 @@ def _prefetched(items: Iterator[MiniBatch], run: Stage, depth: int) -> Iterator[
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
     done = object()
+    threads = numba.get_num_threads()  # numba's thread count is per thread: the worker inherits the caller's
 
     def worker() -> None:
+        numba.set_num_threads(threads)
         try:
             for mb in items:
                 if stop.is_set():

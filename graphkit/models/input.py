@@ -23,7 +23,8 @@ class InputLayer(nn.Module):
         num_nodes: ``{node type: number of nodes}`` (sizes the embedding tables).
         hidden: output width.
         use_node_embeddings: also give featured node types learnable embeddings (default: False).
-        dropout: dropout on the output (default: 0).
+        dropout: dropout on the raw input features (before the projection) and on
+            embeddings, as GCN/GAT apply it to their inputs (default: 0).
     """
 
     def __init__(self, feature_dims: Mapping[NodeType, int], num_nodes: Mapping[NodeType, int], hidden: int,
@@ -45,11 +46,11 @@ class InputLayer(nn.Module):
         """``nodes``: global IDs per type; ``x``: their features (for the types that have them)."""
         out = {}
         for t, ids in nodes.items():
-            h = self.proj[t](x[t]) if t in self.proj else None
+            h = self.proj[t](self.dropout(x[t])) if t in self.proj else None
             if t in self.embeddings:
-                e = self.embeddings[t](ids)
+                e = self.dropout(self.embeddings[t](ids))
                 h = e if h is None else h + e
             if h is None:
                 raise KeyError(f"node type '{t}' has neither features nor embeddings")
-            out[t] = self.dropout(h)
+            out[t] = h
         return out

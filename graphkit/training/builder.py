@@ -54,7 +54,8 @@ def build_model(cfg: TrainConfig, graph: Graph, store: FeatureStore, tasks: Sequ
     name = cfg.model_encoder_type
     if name not in ENCODERS:
         raise ConfigError(f"unknown model_encoder_type '{name}'.", key="model_encoder_type",
-                          hint=did_you_mean(name, ENCODERS))
+                          hint=f"{did_you_mean(name, ENCODERS)} A custom encoder is registered when its module "
+                               "is imported (docs/custom-models.md).")
     schema = GraphSchema(tuple(graph.node_types), tuple(graph.edge_types))
     hidden = int(cfg.hidden_size)
     encoder = ENCODERS[name](
@@ -64,4 +65,5 @@ def build_model(cfg: TrainConfig, graph: Graph, store: FeatureStore, tasks: Sequ
     inputs = InputLayer({t: store.dim(t) for t in graph.node_types},
                         {t: graph.num_nodes(t) for t in graph.node_types}, hidden,
                         use_node_embeddings=bool(cfg.use_node_embeddings), dropout=float(cfg.input_dropout))
-    return GraphModel(inputs, encoder, {t.name: t.decoder(hidden) for t in tasks})
+    out_dim = int(getattr(encoder, "out_dim", hidden))  # a custom encoder may change the width
+    return GraphModel(inputs, encoder, {t.name: t.decoder(out_dim) for t in tasks})

@@ -328,7 +328,7 @@ def _unknown(kind: str, name: str, choices: Sequence[str], key: str) -> ConfigEr
 
 def make_class_loss(name: str = "cross_entropy", *, multilabel: bool = False, class_weights: Weights = None,
                     pos_weights: Weights = None, alpha: float | None = None,
-                    gamma: float | None = None) -> nn.Module:
+                    gamma: float | None = None, num_classes: int | None = None) -> nn.Module:
     """The classification loss for GraphStorm's ``class_loss_func``.
 
     Args:
@@ -338,6 +338,8 @@ def make_class_loss(name: str = "cross_entropy", *, multilabel: bool = False, cl
         pos_weights (list or str, optional): ``multilabel_weights``. (default: :obj:`None`)
         alpha (float, optional): Focal ``alpha``; :obj:`None` is 0.25. (default: :obj:`None`)
         gamma (float, optional): Focal ``gamma``; :obj:`None` is 2. (default: :obj:`None`)
+        num_classes (int, optional): Checked against the focal loss's scalar ``alpha``, which
+            only has a meaning for binary (or multi-label) tasks. (default: :obj:`None`)
     """
     if name == "cross_entropy":
         if multilabel:
@@ -349,6 +351,9 @@ def make_class_loss(name: str = "cross_entropy", *, multilabel: bool = False, cl
         if class_weights is not None or pos_weights is not None:
             raise ConfigError("class weights do not combine with the focal loss; set its alpha instead.",
                               key="imbalance_class_weights")
+        if num_classes is not None and num_classes > 2 and not multilabel:
+            raise ConfigError(f"the focal loss is for binary or multi-label tasks; this one has {num_classes} classes.",
+                              key="class_loss_func", hint="Use cross_entropy (with imbalance_class_weights).")
         return FocalLoss(alpha=0.25 if alpha is None else alpha, gamma=2.0 if gamma is None else gamma)
     raise _unknown("classification", name, CLASS_LOSSES, "class_loss_func")
 

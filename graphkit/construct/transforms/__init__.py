@@ -8,6 +8,7 @@ from graphkit.construct.transforms import (  # noqa: F401
     minmax,
     noop,
     rank_gauss,
+    row_normalize,
     standard,
 )
 from graphkit.construct.transforms.base import REGISTRY, Transform, make_transform  # noqa: F401

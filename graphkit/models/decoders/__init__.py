@@ -18,4 +18,9 @@ from graphkit.models.decoders.link import (  # noqa: F401
     l2_normalize,
     make_link_scorer,
 )
-from graphkit.models.decoders.node import NodeDecoder  # noqa: F401
+from graphkit.models.decoders.node import (  # noqa: F401
+    NODE_DECODERS,
+    NodeDecoder,
+    make_node_decoder,
+    register_node_decoder,
+)

@@ -1,9 +1,17 @@
-"""The node-task decoder: logits (classification) or values (regression) per node."""
+"""Node-task decoders: logits (classification) or values (regression) per node.
+
+A task's ``decoder_type`` picks one from ``NODE_DECODERS`` (default ``linear``);
+``register_node_decoder(name)`` adds a user-defined one (``docs/custom-models.md``).
+"""
 
 from __future__ import annotations
 
+from typing import Callable, Optional
+
 import torch
 from torch import nn
+
+from graphkit.errors import ConfigError, did_you_mean
 
 
 class NodeDecoder(nn.Module):
@@ -51,3 +59,45 @@ class NodeDecoder(nn.Module):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.in_dim}, {self.out_dim}, hidden={self.hidden})"
+
+
+NodeDecoderFactory = Callable[[int, int], nn.Module]
+NODE_DECODERS: dict[str, NodeDecoderFactory] = {}
+
+
+def register_node_decoder(name: str) -> Callable[[NodeDecoderFactory], NodeDecoderFactory]:
+    """Register ``factory(in_dim, out_dim) -> nn.Module`` (a class works) as node ``decoder_type: <name>``.
+
+    The module maps node representations ``[N, in_dim]`` to ``[N, out_dim]``:
+    logits for classification (``out_dim`` classes or labels), values for
+    regression (``out_dim == 1``).
+    """
+
+    def deco(factory: NodeDecoderFactory) -> NodeDecoderFactory:
+        NODE_DECODERS[name] = factory
+        return factory
+
+    return deco
+
+
+@register_node_decoder("linear")
+def linear_node_decoder(in_dim: int, out_dim: int) -> nn.Module:
+    """GraphStorm's ``EntityClassifier`` / ``EntityRegression``: one linear layer (the default)."""
+    return NodeDecoder(in_dim, out_dim)
+
+
+@register_node_decoder("mlp")
+def mlp_node_decoder(in_dim: int, out_dim: int) -> nn.Module:
+    """Linear -> ReLU -> linear, the hidden layer as wide as the input."""
+    return NodeDecoder(in_dim, out_dim, hidden=in_dim)
+
+
+def make_node_decoder(name: Optional[str], in_dim: int, out_dim: int) -> nn.Module:
+    """The node decoder a task's ``decoder_type`` names; :obj:`None` is ``linear``."""
+    name = name or "linear"
+    factory = NODE_DECODERS.get(name)
+    if factory is None:
+        raise ConfigError(f"unknown node decoder '{name}'.", key="decoder_type",
+                          hint=f"{did_you_mean(name, NODE_DECODERS)} A custom decoder is registered when its "
+                               "module is imported (docs/custom-models.md).")
+    return factory(in_dim, out_dim)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Optional
 
 import numpy as np
 import torch
@@ -52,7 +52,8 @@ class EdgeTask(Task):
             self.loss_fn = make_regression_loss(cfg.regression_loss_func, alpha=cfg.alpha, gamma=cfg.gamma)
         else:
             self.loss_fn = make_class_loss(cfg.class_loss_func, multilabel=bool(cfg.multilabel),
-                                           class_weights=cfg.imbalance_class_weights, alpha=cfg.alpha, gamma=cfg.gamma)
+                                           class_weights=cfg.imbalance_class_weights, alpha=cfg.alpha, gamma=cfg.gamma,
+                                           num_classes=self.num_classes)
 
     @property
     def default_metric(self) -> str:  # type: ignore[override]
@@ -77,13 +78,15 @@ class EdgeTask(Task):
         assert eb is not None
         s, _, d = self.etype
         h = model.embed(mb.subgraph, mb.x)
-        feat = None
-        if self.edge_feats:
-            e = eb.eids.numpy()
-            feat = torch.from_numpy(np.concatenate([np.take(a, e, axis=0).reshape(len(e), -1).astype(np.float32)
-                                                    for a in self.edge_feats], axis=1))
-        out = model.decoders[self.name](h[s][eb.src_index], h[d][eb.dst_index], feat)
+        out = model.decoders[self.name](h[s][eb.src_index], h[d][eb.dst_index], self.edge_features(eb.eids.numpy()))
         return out.squeeze(-1) if self.regression else out
+
+    def edge_features(self, eids: np.ndarray) -> Optional[torch.Tensor]:
+        """The decoder's edge features (``decoder_edge_feat``) of edges ``eids``, float32 ``[len(eids), f]``."""
+        if not self.edge_feats:
+            return None
+        return torch.from_numpy(np.concatenate([np.take(a, eids, axis=0).reshape(len(eids), -1).astype(np.float32)
+                                                for a in self.edge_feats], axis=1))
 
     def _targets(self, eids: torch.Tensor) -> torch.Tensor:
         y = torch.from_numpy(np.take(self.labels, eids.numpy(), axis=0))

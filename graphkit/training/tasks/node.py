@@ -10,7 +10,7 @@ from torch import nn
 
 from graphkit.errors import ConfigError
 from graphkit.loading.pipeline import MiniBatch, NodeSeeds
-from graphkit.models.decoders import NodeDecoder
+from graphkit.models.decoders import make_node_decoder
 from graphkit.training.losses import make_class_loss, make_regression_loss
 from graphkit.training.tasks.base import SPLITS, Task, mask_ids
 
@@ -41,7 +41,8 @@ class NodeTask(Task):
             self.loss_fn = make_regression_loss(cfg.regression_loss_func, alpha=cfg.alpha, gamma=cfg.gamma)
         else:
             self.loss_fn = make_class_loss(cfg.class_loss_func, multilabel=bool(cfg.multilabel),
-                                           class_weights=cfg.imbalance_class_weights, alpha=cfg.alpha, gamma=cfg.gamma)
+                                           class_weights=cfg.imbalance_class_weights, alpha=cfg.alpha, gamma=cfg.gamma,
+                                           num_classes=self.num_classes)
 
     @property
     def kind(self) -> str:  # type: ignore[override]
@@ -63,7 +64,7 @@ class NodeTask(Task):
         return typed[0]
 
     def decoder(self, hidden: int) -> nn.Module:
-        return NodeDecoder(hidden, self.num_classes)
+        return make_node_decoder(self.cfg.decoder_type, hidden, self.num_classes)
 
     def _targets(self, ids: torch.Tensor) -> torch.Tensor:
         y = torch.from_numpy(np.take(self.labels, ids.numpy(), axis=0))

@@ -1,0 +1,49 @@
+"""Each component's body runs the same `graphkit` command line a user would type."""
+
+from dataclasses import dataclass, field
+
+from graphkit.kubeflow.runtime import stage_argv
+
+
+@dataclass
+class Art:  # what kfp passes a component: an artifact with a local path
+    path: str
+    uri: str = ""
+    metadata: dict = field(default_factory=dict)
+
+
+def test_transform_resolves_the_config_next_to_the_tables():
+    argv = stage_argv("transform", {"input_dir": "s3://b/tables", "conf_file": "gconstruct.json", "seed": 3,
+                                    "transformed": Art("/out/t")})
+    assert argv == ["transform", "--conf-file", "s3://b/tables/gconstruct.json", "--input-dir", "s3://b/tables",
+                    "--output-dir", "/out/t", "--seed", "3"]
+    argv = stage_argv("transform", {"input_dir": "/mnt/graphkit/new", "conf_file": "/cfg/g.json",
+                                    "trained_graph": Art("/in/graph"), "transformed": Art("/out/t")})
+    assert argv[:2] == ["transform", "--conf-file"] and argv[2] == "/cfg/g.json"
+    assert argv[-2:] == ["--reuse-transforms", "/in/graph"]
+
+
+def test_idmap_partition_train_infer_arguments():
+    assert stage_argv("idmap", {"transformed": Art("/t"), "graph": Art("/g"), "graph_name": "shop",
+                                "add_reverse_edges": True, "skip_nonexist_edges": False}) == [
+        "idmap", "--input-dir", "/t", "--output-dir", "/g", "--graph-name", "shop", "--add-reverse-edges"]
+    assert stage_argv("partition", {"graph": Art("/g"), "partitions": Art("/p"), "num_parts": 4,
+                                    "part_method": "random", "seed": 1}) == [
+        "partition", "--graph-dir", "/g", "--num-parts", "4", "--part-method", "random", "--output-dir", "/p",
+        "--seed", "1"]
+    assert stage_argv("train", {"graph": Art("/g"), "train_config": "s3://b/t.yaml", "model": Art("/m"),
+                                "overrides": "--num-epochs 2 --lr 0.01", "seed": -1}) == [
+        "train", "--part-config", "/g", "--cf", "s3://b/t.yaml", "--save-model-path", "/m", "--num-epochs", "2",
+        "--lr", "0.01"]
+    assert stage_argv("infer", {"graph": Art("/g"), "model": Art("/m"), "predictions": Art("/p"),
+                                "embeddings": Art("/e"), "topk": 5}) == [
+        "infer", "--part-config", "/g", "--restore-model-path", "/m", "--save-embed-path", "/e",
+        "--save-prediction-path", "/p", "--topk", "5"]
+
+
+def test_an_inline_training_yaml_is_written_to_a_file():
+    argv = stage_argv("train", {"graph": Art("/g"), "train_config": "version: 1.0\ngsf: {}\n", "model": Art("/m"),
+                                "seed": 0})
+    with open(argv[argv.index("--cf") + 1]) as f:
+        assert f.read() == "version: 1.0\ngsf: {}\n"
+    assert argv[-2:] == ["--seed", "0"]

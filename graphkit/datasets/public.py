@@ -145,7 +145,7 @@ def load_planetoid(data_dir: str, name: str) -> dict[str, np.ndarray]:
             "valid": np.arange(n_train, n_train + PLANETOID_VAL), "test": np.sort(test)}
 
 
-def write_planetoid(data_dir: str, name: str, out_dir: str) -> str:
+def write_planetoid(data_dir: str, name: str, out_dir: str, row_normalize: bool = False) -> str:
     """Write Cora or CiteSeer (``name``) with the Planetoid split; returns the config path.
 
     One node type ``paper`` (``nid`` 0..N-1, raw bag-of-words ``feat``,
@@ -154,7 +154,8 @@ def write_planetoid(data_dir: str, name: str, out_dir: str) -> str:
     written ONCE, from the lower to the higher ID, after dropping duplicates
     and self-loops. Pass ``--add-reverse-edges`` to ``graphkit construct``
     (``add_reverse_edges=True``) to get the other direction (``cites-rev``).
-    The split is Planetoid's: train = the first 140 (Cora) / 120 (CiteSeer)
+    ``row_normalize`` adds the ``row_normalize`` feature transform (the GCN
+    paper's preprocessing). The split is Planetoid's: train = the first 140 (Cora) / 120 (CiteSeer)
     nodes, validation = the next 500, test = the 1000 IDs in ``test.index``.
     """
     d = load_planetoid(data_dir, name)
@@ -167,7 +168,7 @@ def write_planetoid(data_dir: str, name: str, out_dir: str) -> str:
     return _write_config(
         out_dir,
         nodes=[{"node_type": "paper", "node_id_col": "nid", **_parquet([nodes]),
-                "features": [{"feature_col": "feat"}],
+                "features": [{"feature_col": "feat", **({"transform": {"name": "row_normalize"}} if row_normalize else {})}],
                 "labels": [{"label_col": "label", "task_type": "classification", "custom_split_filenames": split}]}],
         edges=[{"relation": ["paper", "cites", "paper"], "source_id_col": "src", "dest_id_col": "dst",
                 **_parquet([edges])}],

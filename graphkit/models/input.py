@@ -25,13 +25,17 @@ class InputLayer(nn.Module):
         use_node_embeddings: also give featured node types learnable embeddings (default: False).
         dropout: dropout on the raw input features (before the projection) and on
             embeddings, as GCN/GAT apply it to their inputs (default: 0).
+        project: project features to ``hidden`` (default: True). ``False`` passes
+            the (dropped-out) raw features to the first GNN layer, as the GCN and
+            GAT papers do; every node type then needs features.
     """
 
     def __init__(self, feature_dims: Mapping[NodeType, int], num_nodes: Mapping[NodeType, int], hidden: int,
-                 use_node_embeddings: bool = False, dropout: float = 0.0) -> None:
+                 use_node_embeddings: bool = False, dropout: float = 0.0, project: bool = True) -> None:
         super().__init__()
         self.hidden = hidden
-        self.proj = nn.ModuleDict({t: nn.Linear(d, hidden) for t, d in feature_dims.items() if d > 0})
+        self.proj = nn.ModuleDict({t: nn.Linear(d, hidden) if project else nn.Identity()
+                                   for t, d in feature_dims.items() if d > 0})
         emb_types = [t for t in num_nodes if t not in self.proj or use_node_embeddings]
         self.embeddings = nn.ModuleDict({t: nn.Embedding(num_nodes[t], hidden, sparse=True) for t in emb_types})
         for e in self.embeddings.values():

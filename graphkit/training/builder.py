@@ -58,12 +58,22 @@ def build_model(cfg: TrainConfig, graph: Graph, store: FeatureStore, tasks: Sequ
                                "is imported (docs/custom-models.md).")
     schema = GraphSchema(tuple(graph.node_types), tuple(graph.edge_types))
     hidden = int(cfg.hidden_size)
+    dims = {t: store.dim(t) for t in graph.node_types}
+    in_dim = None
+    if not cfg.input_projection:
+        widths = set(dims.values())
+        if len(widths) != 1 or 0 in widths or cfg.use_node_embeddings or name in ("hgt", "mlp"):
+            raise ConfigError("input_projection: false needs every node type to have features of one width, "
+                              "no node embeddings, and a gcn/gat/gatv2/sage/rgcn/rgat encoder.", key="input_projection",
+                              hint=f"Feature widths: {dims}.")
+        in_dim = widths.pop()
     encoder = ENCODERS[name](
         schema, hidden, int(cfg.num_layers), dropout=float(cfg.dropout), num_bases=int(cfg.num_bases),
         use_self_loop=bool(cfg.use_self_loop), num_heads=int(cfg.num_heads), attn_dropout=float(cfg.attn_dropout),
-        norm=cfg.gnn_norm, degrees=in_degrees(graph, graph.edge_types) if name == "gcn" else None)
-    inputs = InputLayer({t: store.dim(t) for t in graph.node_types},
-                        {t: graph.num_nodes(t) for t in graph.node_types}, hidden,
-                        use_node_embeddings=bool(cfg.use_node_embeddings), dropout=float(cfg.input_dropout))
+        norm=cfg.gnn_norm, degrees=in_degrees(graph, graph.edge_types) if name == "gcn" else None,
+        **({"in_dim": in_dim} if in_dim else {}))
+    inputs = InputLayer(dims, {t: graph.num_nodes(t) for t in graph.node_types}, hidden,
+                        use_node_embeddings=bool(cfg.use_node_embeddings), dropout=float(cfg.input_dropout),
+                        project=bool(cfg.input_projection))
     out_dim = int(getattr(encoder, "out_dim", hidden))  # a custom encoder may change the width
     return GraphModel(inputs, encoder, {t.name: t.decoder(out_dim) for t in tasks})

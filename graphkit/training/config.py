@@ -45,6 +45,7 @@ _COMMON: dict[str, tuple[tuple, Any]] = {
     "early_stop_burnin_rounds": ((int,), 0), "early_stop_rounds": ((int,), 3),
     "early_stop_strategy": ((str,), "average_increase"), "eval_frequency": ((int,), -1),
     "max_grad_norm": ((float,), None), "grad_norm_type": ((float,), 2.0), "input_dropout": ((float,), 0.0),
+    "input_projection": ((bool,), True),
     # rgcn / rgat / hgt
     "num_bases": ((int,), -1), "use_self_loop": ((bool,), True), "use_node_embeddings": ((bool,), False),
     "construct_feat_ntype": ((list,), None),

@@ -141,13 +141,18 @@ def register_encoder(name: str) -> Callable:
 
 
 def stack(layer_cls: Callable[..., nn.Module], schema: GraphSchema, hidden: int, num_layers: int, dropout: float,
-          out_dim: Optional[int] = None, last_activation: bool = False, **kwargs) -> GNNEncoder:
-    """``num_layers`` layers of ``layer_cls``: ReLU between layers, none after the last (GraphStorm)."""
+          out_dim: Optional[int] = None, last_activation: bool = False, in_dim: Optional[int] = None,
+          **kwargs) -> GNNEncoder:
+    """``num_layers`` layers of ``layer_cls``: ReLU between layers, none after the last (GraphStorm).
+
+    ``in_dim`` is the first layer's input width when it reads raw features
+    (``input_projection: false``); otherwise every layer reads ``hidden``.
+    """
     out_dim = out_dim or hidden
     layers = []
     for i in range(num_layers):
         last = i == num_layers - 1
-        layers.append(layer_cls(schema, hidden, out_dim if last else hidden,
+        layers.append(layer_cls(schema, (in_dim or hidden) if i == 0 else hidden, out_dim if last else hidden,
                                 activation=None if (last and not last_activation) else torch.relu,
                                 dropout=0.0 if last else dropout, **kwargs))
     return GNNEncoder(layers, out_dim)

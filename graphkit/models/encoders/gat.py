@@ -58,24 +58,25 @@ class RGATLayer(GATLayer):
 
 
 def _attention_encoder(layer_cls: type, schema: GraphSchema, hidden: int, num_layers: int, dropout: float,
-                       num_heads: int = 4, attn_dropout: float = 0.0, norm: str | None = None) -> nn.Module:
+                       num_heads: int = 4, attn_dropout: float = 0.0, norm: str | None = None,
+                       in_dim: int | None = None) -> nn.Module:
     return stack(layer_cls, schema, hidden, num_layers, dropout, heads=num_heads, attn_dropout=attn_dropout,
-                 norm=norm)
+                 norm=norm, in_dim=in_dim)
 
 
 @register_encoder("gat")
 def gat(schema: GraphSchema, hidden: int, num_layers: int, dropout: float = 0.0, num_heads: int = 4,
-        attn_dropout: float = 0.0, norm: str | None = None, **_) -> nn.Module:
-    return _attention_encoder(GATLayer, schema, hidden, num_layers, dropout, num_heads, attn_dropout, norm)
+        attn_dropout: float = 0.0, norm: str | None = None, in_dim: int | None = None, **_) -> nn.Module:
+    return _attention_encoder(GATLayer, schema, hidden, num_layers, dropout, num_heads, attn_dropout, norm, in_dim)
 
 
 @register_encoder("gatv2")
 def gatv2(schema: GraphSchema, hidden: int, num_layers: int, dropout: float = 0.0, num_heads: int = 4,
-          attn_dropout: float = 0.0, norm: str | None = None, **_) -> nn.Module:
-    return _attention_encoder(GATv2Layer, schema, hidden, num_layers, dropout, num_heads, attn_dropout, norm)
+          attn_dropout: float = 0.0, norm: str | None = None, in_dim: int | None = None, **_) -> nn.Module:
+    return _attention_encoder(GATv2Layer, schema, hidden, num_layers, dropout, num_heads, attn_dropout, norm, in_dim)
 
 
 @register_encoder("rgat")
 def rgat(schema: GraphSchema, hidden: int, num_layers: int, dropout: float = 0.0, num_heads: int = 4,
-         attn_dropout: float = 0.0, norm: str | None = None, **_) -> nn.Module:
-    return _attention_encoder(RGATLayer, schema, hidden, num_layers, dropout, num_heads, attn_dropout, norm)
+         attn_dropout: float = 0.0, norm: str | None = None, in_dim: int | None = None, **_) -> nn.Module:
+    return _attention_encoder(RGATLayer, schema, hidden, num_layers, dropout, num_heads, attn_dropout, norm, in_dim)

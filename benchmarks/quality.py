@@ -40,7 +40,6 @@ from graphkit.training.trainer import Trainer  # noqa: E402
 RUNS: dict[str, list[tuple[str, Path, dict, str]]] = {
     "cora": [("gcn", CONFIGS / "cora_gcn.yaml", {}, "accuracy"), ("gat", CONFIGS / "cora_gat.yaml", {}, "accuracy")],
     "citeseer": [("gcn", CONFIGS / "citeseer_gcn.yaml", {}, "accuracy")],
-    "citeseer-rownorm": [("gcn", CONFIGS / "citeseer_gcn.yaml", {}, "accuracy")],
     "acm": [("rgcn", CONFIGS / "acm_rgcn.yaml", {}, "accuracy"), ("rgcn", CONFIGS / "acm_rgcn.yaml", {}, "f1_score"),
             ("mlp", CONFIGS / "acm_mlp.yaml", {}, "accuracy"), ("mlp", CONFIGS / "acm_mlp.yaml", {}, "f1_score")],
     "peer": [("rgcn-nc", GS_CONFIGS / "nc.yaml", {}, "accuracy"),
@@ -56,11 +55,11 @@ def build(dataset: str, work: str) -> Optional[dict[str, str]]:
 
     data = SHARED / "data"
     out = os.path.join(work, dataset)
-    if dataset in ("cora", "citeseer", "citeseer-rownorm"):
+    if dataset in ("cora", "citeseer"):
         if not (data / "planetoid").is_dir():
             return None
-        conf = public.write_planetoid(str(data / "planetoid"), dataset.split("-")[0], os.path.join(out, "tables"),
-                                      row_normalize=dataset.endswith("-rownorm"))
+        conf = public.write_planetoid(str(data / "planetoid"), dataset, os.path.join(out, "tables"),
+                                      row_normalize=True)  # the papers' preprocessing
     elif dataset == "acm":
         if not (data / "acm").is_dir():
             return None

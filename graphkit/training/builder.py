@@ -50,6 +50,13 @@ def in_degrees(graph: Graph, etypes: Sequence) -> dict[str, torch.Tensor]:
     return {t: torch.from_numpy(v) for t, v in deg.items()}
 
 
+def _encoder_out_dim(tasks: Sequence[Task]) -> dict:
+    """A single node task with ``decoder_type: none`` makes the encoder's last layer emit its outputs."""
+    if len(tasks) == 1 and getattr(tasks[0].cfg, "decoder_type", None) == "none":
+        return {"out_dim": int(getattr(tasks[0], "num_classes"))}
+    return {}
+
+
 def build_model(cfg: TrainConfig, graph: Graph, store: FeatureStore, tasks: Sequence[Task]) -> GraphModel:
     name = cfg.model_encoder_type
     if name not in ENCODERS:
@@ -71,7 +78,7 @@ def build_model(cfg: TrainConfig, graph: Graph, store: FeatureStore, tasks: Sequ
         schema, hidden, int(cfg.num_layers), dropout=float(cfg.dropout), num_bases=int(cfg.num_bases),
         use_self_loop=bool(cfg.use_self_loop), num_heads=int(cfg.num_heads), attn_dropout=float(cfg.attn_dropout),
         norm=cfg.gnn_norm, degrees=in_degrees(graph, graph.edge_types) if name == "gcn" else None,
-        **({"in_dim": in_dim} if in_dim else {}))
+        **({"in_dim": in_dim} if in_dim else {}), **_encoder_out_dim(tasks))
     inputs = InputLayer(dims, {t: graph.num_nodes(t) for t in graph.node_types}, hidden,
                         use_node_embeddings=bool(cfg.use_node_embeddings), dropout=float(cfg.input_dropout),
                         project=bool(cfg.input_projection))

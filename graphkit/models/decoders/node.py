@@ -92,6 +92,15 @@ def mlp_node_decoder(in_dim: int, out_dim: int) -> nn.Module:
     return NodeDecoder(in_dim, out_dim, hidden=in_dim)
 
 
+@register_node_decoder("none")
+def _none(in_dim: int, out_dim: int) -> nn.Module:
+    """No decoder: the encoder's last layer emits the ``out_dim`` outputs itself (as in the GCN/GAT papers)."""
+    if in_dim != out_dim:
+        raise ConfigError(f"decoder_type 'none' needs the encoder to output {out_dim} values, not {in_dim}.",
+                          key="decoder_type")
+    return nn.Identity()
+
+
 def make_node_decoder(name: Optional[str], in_dim: int, out_dim: int) -> nn.Module:
     """The node decoder a task's ``decoder_type`` names; :obj:`None` is ``linear``."""
     name = name or "linear"

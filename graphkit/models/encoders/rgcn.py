@@ -62,12 +62,12 @@ class SAGELayer(RGCNLayer):
 
 @register_encoder("rgcn")
 def rgcn(schema: GraphSchema, hidden: int, num_layers: int, dropout: float = 0.0, num_bases: int = -1,
-         use_self_loop: bool = True, norm: str | None = None, in_dim: int | None = None, **_) -> "nn.Module":
+         use_self_loop: bool = True, norm: str | None = None, in_dim: int | None = None, out_dim: int | None = None, **_) -> "nn.Module":
     return stack(RGCNLayer, schema, hidden, num_layers, dropout, num_bases=num_bases, self_loop=use_self_loop,
-                 norm=norm, in_dim=in_dim)
+                 norm=norm, in_dim=in_dim, out_dim=out_dim)
 
 
 @register_encoder("sage")
 def sage(schema: GraphSchema, hidden: int, num_layers: int, dropout: float = 0.0, norm: str | None = None,
-         in_dim: int | None = None, **_) -> "nn.Module":
-    return stack(SAGELayer, schema, hidden, num_layers, dropout, self_loop=True, norm=norm, in_dim=in_dim)
+         in_dim: int | None = None, out_dim: int | None = None, **_) -> "nn.Module":
+    return stack(SAGELayer, schema, hidden, num_layers, dropout, self_loop=True, norm=norm, in_dim=in_dim, out_dim=out_dim)

@@ -21,6 +21,7 @@ from graphkit.sampling.base import EdgeType
 from graphkit.sampling.neighbor import NeighborSampler
 from graphkit.storage.graph import Graph
 from graphkit.training.config import TaskConfig, TrainConfig
+from graphkit.training.losses import make_class_loss, make_regression_loss
 from graphkit.training.metrics import Metric, get_metric
 
 SPLITS = ("train", "val", "test")
@@ -94,6 +95,15 @@ class Task(ABC):
     @abstractmethod
     def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
         """Metric name -> value on the ``val`` or ``test`` split (model in eval mode, no grad)."""
+
+    def supervised_loss(self, regression: bool, num_classes: int) -> nn.Module:
+        """The loss a classification/regression task's config asks for."""
+        cfg = self.cfg
+        if regression:
+            return make_regression_loss(cfg.regression_loss_func, alpha=cfg.alpha, gamma=cfg.gamma)
+        return make_class_loss(cfg.class_loss_func, multilabel=bool(cfg.multilabel),
+                               class_weights=cfg.imbalance_class_weights, alpha=cfg.alpha, gamma=cfg.gamma,
+                               num_classes=num_classes)
 
     def scalarize(self, values: dict) -> dict[str, float]:
         out = {}

@@ -11,7 +11,6 @@ from torch import nn
 from graphkit.errors import ConfigError
 from graphkit.loading.pipeline import EdgeSeeds, MiniBatch
 from graphkit.models.decoders import make_edge_decoder
-from graphkit.training.losses import make_class_loss, make_regression_loss
 from graphkit.training.tasks.base import SPLITS, Task, mask_ids, parse_etype
 
 
@@ -48,12 +47,7 @@ class EdgeTask(Task):
             self.edge_feat_names = [self.edge_feat_names]
         self.edge_feats = [np.asarray(g.edge_feature(self.etype, n)) for n in self.edge_feat_names]
         self.exclude = bool(cfg.options.get("exclude_training_targets", False))
-        if self.regression:
-            self.loss_fn = make_regression_loss(cfg.regression_loss_func, alpha=cfg.alpha, gamma=cfg.gamma)
-        else:
-            self.loss_fn = make_class_loss(cfg.class_loss_func, multilabel=bool(cfg.multilabel),
-                                           class_weights=cfg.imbalance_class_weights, alpha=cfg.alpha, gamma=cfg.gamma,
-                                           num_classes=self.num_classes)
+        self.loss_fn = self.supervised_loss(self.regression, self.num_classes)
 
     @property
     def default_metric(self) -> str:  # type: ignore[override]

@@ -11,7 +11,6 @@ from torch import nn
 from graphkit.errors import ConfigError
 from graphkit.loading.pipeline import MiniBatch, NodeSeeds
 from graphkit.models.decoders import make_node_decoder
-from graphkit.training.losses import make_class_loss, make_regression_loss
 from graphkit.training.tasks.base import SPLITS, Task, mask_ids
 
 
@@ -37,12 +36,7 @@ class NodeTask(Task):
         self.ids = {s: mask_ids(g, self.ntype, m, node=True) for s, m in zip(SPLITS, mask_names)}
         if self.ids["train"].size == 0:
             raise ConfigError(f"no training nodes: mask '{mask_names[0]}' of '{self.ntype}' is empty.", key="mask_fields")
-        if self.regression:
-            self.loss_fn = make_regression_loss(cfg.regression_loss_func, alpha=cfg.alpha, gamma=cfg.gamma)
-        else:
-            self.loss_fn = make_class_loss(cfg.class_loss_func, multilabel=bool(cfg.multilabel),
-                                           class_weights=cfg.imbalance_class_weights, alpha=cfg.alpha, gamma=cfg.gamma,
-                                           num_classes=self.num_classes)
+        self.loss_fn = self.supervised_loss(self.regression, self.num_classes)
 
     @property
     def kind(self) -> str:  # type: ignore[override]

@@ -47,6 +47,7 @@ class MiniBatch:
     subgraph: Optional[SampledSubgraph] = None
     edges: Optional[EdgeBatch] = None
     x: dict[NodeType, torch.Tensor] = field(default_factory=dict)  # input features of subgraph.input_nodes
+    full_blocks: list = field(default_factory=list)  # control-variate training: full 1-hop block per layer
 
     def to(self, device: torch.device | str) -> "MiniBatch":
         nb = device != "cpu"

@@ -32,6 +32,10 @@ class Block:
     indices: dict[EdgeType, torch.Tensor]  # int64 local src positions
     eids: dict[EdgeType, torch.Tensor]  # int64 global edge IDs
     edge_weight: dict[EdgeType, torch.Tensor] = field(default_factory=dict)  # optional (e.g. GraphSAINT norms)
+    # Control-variate training (graphkit.training.control_variate): per relation group, the mean of the
+    # *historical* activations over each dst node's FULL in-neighbourhood, and the histories of the src nodes.
+    history_agg: dict = field(default_factory=dict)
+    history_src: dict[NodeType, torch.Tensor] = field(default_factory=dict)
 
     @property
     def edge_types(self) -> list[EdgeType]:

@@ -51,6 +51,11 @@ class RGCNLayer(HeteroLayer):
     def message(self, key: GroupKey, etypes: Sequence[EdgeType], block: Block, h_src: torch.Tensor,
                 h_dst: torch.Tensor) -> torch.Tensor:
         indptr, indices, _ = merged_csr(block, etypes)
+        if key in block.history_agg:
+            # Control variate (Chen et al., 2018): full-neighbourhood mean of histories + sampled mean of the change.
+            delta = h_src - block.history_src[key[0]]
+            agg = block.history_agg[key] + spmm(indptr, indices, delta, h_dst.shape[0], reduce="mean")
+            return self._transform(key, agg)
         return self._transform(key, spmm(indptr, indices, h_src, h_dst.shape[0], reduce="mean"))
 
 

@@ -11,6 +11,7 @@ from torch import nn
 from graphkit.errors import ConfigError
 from graphkit.loading.pipeline import MiniBatch, NodeSeeds
 from graphkit.models.decoders import make_node_decoder
+from graphkit.training.control_variate import ControlVariate, FullBlocks
 from graphkit.training.tasks.base import SPLITS, Task, mask_ids
 
 
@@ -37,6 +38,7 @@ class NodeTask(Task):
         if self.ids["train"].size == 0:
             raise ConfigError(f"no training nodes: mask '{mask_names[0]}' of '{self.ntype}' is empty.", key="mask_fields")
         self.loss_fn = self.supervised_loss(self.regression, self.num_classes)
+        self.cv: ControlVariate | None = None  # histories, created with the model (control_variate: true)
 
     @property
     def kind(self) -> str:  # type: ignore[override]
@@ -65,11 +67,19 @@ class NodeTask(Task):
         return y.float() if (self.regression or self.cfg.multilabel) else y.long()
 
     def train_batches(self, seed: int) -> Iterable[MiniBatch]:
-        return (NodeSeeds({self.ntype: self.ids["train"]}, self.batch_size, shuffle=True, seed=seed)
-                .sample(self.sampler(False)).fetch(self.store).prefetch(2))
+        loader = (NodeSeeds({self.ntype: self.ids["train"]}, self.batch_size, shuffle=True, seed=seed)
+                  .sample(self.sampler(False)).fetch(self.store))
+        if self.train_cfg.control_variate:
+            loader = loader.map(FullBlocks(self.graph))
+        return loader.prefetch(2)
 
     def predict(self, model: nn.Module, mb: MiniBatch) -> torch.Tensor:
-        h = model.embed(mb.subgraph, mb.x)[self.ntype]
+        if self.train_cfg.control_variate and model.training:
+            if self.cv is None:
+                self.cv = ControlVariate(model, self.graph)
+            h = self.cv.embed(model, mb)[self.ntype]
+        else:
+            h = model.embed(mb.subgraph, mb.x)[self.ntype]
         out = model.decoders[self.name](h)
         return out.squeeze(-1) if self.regression else out
 

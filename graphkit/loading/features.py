@@ -19,9 +19,12 @@ class FeatureStore:
             the requested rows are touched).
         features: ``{node type: [feature names]}``; types not listed have no
             input features (a model gives them learnable embeddings).
+        construct: featureless node types that get, instead, the mean of their
+            featured in-neighbours' features (GraphStorm's ``construct_feat_ntype``).
     """
 
-    def __init__(self, graph: Graph, features: Mapping[str, Sequence[str]]) -> None:
+    def __init__(self, graph: Graph, features: Mapping[str, Sequence[str]],
+                 construct: Sequence[str] = ()) -> None:
         self.graph = graph
         self.features: dict[str, list[str]] = {}
         for ntype, names in features.items():
@@ -32,6 +35,12 @@ class FeatureStore:
                                         hint=f"Its features: {', '.join(known) or 'none'}.")
             self.features[ntype] = list(names)
         self._arrays = {t: [np.asarray(graph.node_feature(t, n)) for n in names] for t, names in self.features.items()}
+        for t in construct:
+            graph.meta.node_type(t)
+            if t in self._arrays:
+                raise GraphkitError(f"node type '{t}' already has features; construct_feat_ntype is for "
+                                    "featureless types.", key="construct_feat_ntype")
+            self._arrays[t] = [neighbour_mean(graph, t, self)]
 
     def dim(self, ntype: str) -> int:
         return int(sum(int(np.prod(a.shape[1:])) for a in self._arrays.get(ntype, [])))
@@ -48,6 +57,28 @@ class FeatureStore:
             x = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
             out[t] = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         return out
+
+
+def neighbour_mean(graph: Graph, ntype: str, store: FeatureStore) -> np.ndarray:
+    """Per node of ``ntype``: the mean input features of its in-neighbours, per featured source type
+    (concatenated in edge-type order; zeros where a node has no such neighbour)."""
+    import scipy.sparse as sp
+
+    parts = []
+    for e in graph.edge_types:
+        s, _, d = e
+        if d != ntype or s not in store.features:
+            continue
+        indptr, indices, _ = (np.asarray(a) for a in graph.csc(e))
+        adj = sp.csr_matrix((np.ones(indices.size, np.float32), indices, indptr),
+                            shape=(graph.num_nodes(d), graph.num_nodes(s)))
+        x = store.fetch({s: torch.arange(graph.num_nodes(s))})[s].numpy()
+        deg = np.maximum(np.diff(indptr), 1).astype(np.float32)[:, None]
+        parts.append(np.asarray(adj @ x) / deg)
+    if not parts:
+        raise GraphkitError(f"node type '{ntype}' has no featured in-neighbours to construct features from.",
+                            key="construct_feat_ntype")
+    return np.concatenate(parts, axis=1).astype(np.float32)
 
 
 def fetch_rows(array: np.ndarray, ids: torch.Tensor, dtype: Optional[torch.dtype] = None) -> torch.Tensor:

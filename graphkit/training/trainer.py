@@ -48,7 +48,7 @@ class Run:
 
 
 def setup(graph: Graph, cfg: TrainConfig) -> tuple[FeatureStore, list[Task], torch.nn.Module]:
-    store = FeatureStore(graph, feature_names(cfg, graph))
+    store = FeatureStore(graph, feature_names(cfg, graph), construct=cfg.construct_feat_ntype or ())
     tasks = [make_task(t, cfg, graph, store) for t in cfg.tasks]
     return store, tasks, build_model(cfg, graph, store, tasks)
 

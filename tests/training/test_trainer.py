@@ -219,3 +219,20 @@ def test_edge_predictions_use_the_decoder_edge_features(toy_graph, tmp_path):
     test = np.asarray(toy_graph.edge_mask(RATES, "test_mask")).astype(bool)
     pred = np.asarray(table.column("pred"))
     assert float((pred[test] == truth[test]).mean()) == pytest.approx(m["test"]["accuracy"], abs=1e-12)
+
+
+def test_constructed_features_are_neighbour_means(tmp_path):
+    import numpy as np
+
+    from graphkit.loading.features import FeatureStore
+    from graphkit.storage.build import graph_from_arrays
+    from graphkit.storage.graph import Graph
+
+    e = ("a", "to", "b")
+    x = np.array([[1.0, 0.0], [3.0, 2.0], [5.0, 4.0]], np.float32)
+    graph_from_arrays(str(tmp_path / "g"), {"a": 3, "b": 2}, {e: (np.array([0, 1, 2]), np.array([0, 0, 1]))},
+                      node_features={"a": {"x": x}})
+    store = FeatureStore(Graph(str(tmp_path / "g")), {"a": ["x"]}, construct=["b"])
+    assert store.dim("b") == 2
+    got = store.fetch({"b": torch.tensor([0, 1])})["b"]
+    assert torch.allclose(got, torch.tensor([[2.0, 1.0], [5.0, 4.0]]))

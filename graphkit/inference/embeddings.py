@@ -75,6 +75,7 @@ def _layerwise(model: GraphModel, graph: Graph, store: FeatureStore, batch_size:
         with _progress(graph, batch_size, f"inference layer {i + 1}/{num_layers}") as bar:
             for t, ids in _chunks(graph, batch_size):
                 block = sampler.sample_from_nodes({t: ids}).blocks[0]
+                store.attach_edge_features(block)
                 h_in = {s: h[s][nodes] for s, nodes in block.src_nodes.items()}
                 out = model.encoder.layer_forward(i, block, h_in)
                 nxt.setdefault(t, []).append(out[t] if t in out else h[t][ids])

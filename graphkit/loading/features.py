@@ -21,10 +21,12 @@ class FeatureStore:
             input features (a model gives them learnable embeddings).
         construct: featureless node types that get, instead, the mean of their
             featured in-neighbours' features (GraphStorm's ``construct_feat_ntype``).
+        edge_features: ``{edge type: [feature names]}`` used in message passing
+            (GraphStorm's ``edge_feat_name``); attached to blocks by ``attach_edge_features``.
     """
 
     def __init__(self, graph: Graph, features: Mapping[str, Sequence[str]],
-                 construct: Sequence[str] = ()) -> None:
+                 construct: Sequence[str] = (), edge_features: Optional[Mapping[tuple, Sequence[str]]] = None) -> None:
         self.graph = graph
         self.features: dict[str, list[str]] = {}
         for ntype, names in features.items():
@@ -35,6 +37,14 @@ class FeatureStore:
                                         hint=f"Its features: {', '.join(known) or 'none'}.")
             self.features[ntype] = list(names)
         self._arrays = {t: [np.asarray(graph.node_feature(t, n)) for n in names] for t, names in self.features.items()}
+        self._edge_arrays: dict[tuple, list[np.ndarray]] = {}
+        for e, names in (edge_features or {}).items():
+            known = graph.meta.edge_type(e).features
+            for n in names:
+                if n not in known:
+                    raise GraphkitError(f"edge type {','.join(e)} has no feature '{n}'.", key="edge_feat_name",
+                                        hint=f"Its features: {', '.join(known) or 'none'}.")
+            self._edge_arrays[tuple(e)] = [np.asarray(graph.edge_feature(e, n)) for n in names]
         for t in construct:
             graph.meta.node_type(t)
             if t in self._arrays:
@@ -44,6 +54,18 @@ class FeatureStore:
 
     def dim(self, ntype: str) -> int:
         return int(sum(int(np.prod(a.shape[1:])) for a in self._arrays.get(ntype, [])))
+
+    def edge_dims(self) -> dict[tuple, int]:
+        return {e: int(sum(int(np.prod(a.shape[1:])) for a in arrays)) for e, arrays in self._edge_arrays.items()}
+
+    def attach_edge_features(self, block) -> None:  # a graphkit.sampling.base.Block
+        """Set ``block.edge_feat[etype]`` (float32 rows of the sampled edges) for edge types with features."""
+        for e, arrays in self._edge_arrays.items():
+            if e in block.eids:
+                idx = block.eids[e].numpy()
+                parts = [np.take(a, idx, axis=0).reshape(idx.size, -1) for a in arrays]
+                x = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+                block.edge_feat[e] = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
     def fetch(self, nodes: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """``{ntype: float32 [len(ids), dim]}`` for the types that have features."""

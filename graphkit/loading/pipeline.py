@@ -103,11 +103,13 @@ class _Pipeline:
         return self
 
     def fetch(self, store: FeatureStore) -> "_Pipeline":
-        """Gather input features of the first block's source nodes."""
+        """Gather input features of the first block's source nodes (and edge features of every block)."""
 
         def stage(mb: MiniBatch) -> MiniBatch:
             assert mb.subgraph is not None, "fetch() comes after sample()"
             mb.x = store.fetch(mb.subgraph.input_nodes)
+            for block in mb.subgraph.blocks:
+                store.attach_edge_features(block)
             return mb
 
         self.stages.append(stage)

@@ -36,6 +36,7 @@ class Block:
     # *historical* activations over each dst node's FULL in-neighbourhood, and the histories of the src nodes.
     history_agg: dict = field(default_factory=dict)
     history_src: dict[NodeType, torch.Tensor] = field(default_factory=dict)
+    edge_feat: dict[EdgeType, torch.Tensor] = field(default_factory=dict)  # features of the sampled edges (by eids)
 
     @property
     def edge_types(self) -> list[EdgeType]:
@@ -74,7 +75,7 @@ class Block:
             return {k: v.to(device, non_blocking=non_blocking) for k, v in d.items()}
 
         return Block(mv(self.src_nodes), dict(self.num_dst), mv(self.indptr), mv(self.indices), mv(self.eids),
-                     mv(self.edge_weight))
+                     mv(self.edge_weight), edge_feat=mv(self.edge_feat))
 
 
 @dataclass

@@ -41,6 +41,22 @@ def feature_names(cfg: TrainConfig, graph: Graph) -> dict[str, list[str]]:
     return out
 
 
+def edge_feature_names(cfg: TrainConfig, graph: Graph) -> dict[tuple, list[str]]:
+    """GraphStorm's ``edge_feat_name``: ``["user,rates,item:weight", ...]`` (edge type, colon, feature names)."""
+    spec = cfg.edge_feat_name
+    if not spec:
+        return {}
+    out: dict[tuple, list[str]] = {}
+    for item in [spec] if isinstance(spec, str) else spec:
+        if ":" not in item:
+            raise ConfigError(f"edge_feat_name entry '{item}' is not 'src,rel,dst:feat1,feat2'.", key="edge_feat_name")
+        etype_text, names = item.rsplit(":", 1)
+        etype = tuple(p.strip() for p in etype_text.split(","))
+        graph.meta.edge_type(etype)  # type: ignore[arg-type]
+        out[etype] = [n for n in names.split(",") if n]
+    return out
+
+
 def in_degrees(graph: Graph, etypes: Sequence) -> dict[str, torch.Tensor]:
     """Whole-graph in-degree of every node, summed over edge types (for GCN normalisation)."""
     deg = {t: np.zeros(graph.num_nodes(t), dtype=np.float32) for t in graph.node_types}
@@ -55,6 +71,16 @@ def _encoder_out_dim(tasks: Sequence[Task]) -> dict:
     if len(tasks) == 1 and getattr(tasks[0].cfg, "decoder_type", None) == "none":
         return {"out_dim": int(getattr(tasks[0], "num_classes"))}
     return {}
+
+
+def _edge_feats(cfg: TrainConfig, store: FeatureStore, encoder: str) -> dict:
+    dims = store.edge_dims()
+    if not dims:
+        return {}
+    if encoder != "rgcn":
+        raise ConfigError(f"edge features in message passing are supported by the rgcn encoder, not '{encoder}'.",
+                          key="edge_feat_name")
+    return {"edge_feat_dims": dims, "edge_feat_mp_op": cfg.edge_feat_mp_op}
 
 
 def build_model(cfg: TrainConfig, graph: Graph, store: FeatureStore, tasks: Sequence[Task]) -> GraphModel:
@@ -78,7 +104,7 @@ def build_model(cfg: TrainConfig, graph: Graph, store: FeatureStore, tasks: Sequ
         schema, hidden, int(cfg.num_layers), dropout=float(cfg.dropout), num_bases=int(cfg.num_bases),
         use_self_loop=bool(cfg.use_self_loop), num_heads=int(cfg.num_heads), attn_dropout=float(cfg.attn_dropout),
         norm=cfg.gnn_norm, degrees=in_degrees(graph, graph.edge_types) if name == "gcn" else None,
-        **({"in_dim": in_dim} if in_dim else {}), **_encoder_out_dim(tasks))
+        **({"in_dim": in_dim} if in_dim else {}), **_encoder_out_dim(tasks), **_edge_feats(cfg, store, name))
     inputs = InputLayer(dims, {t: graph.num_nodes(t) for t in graph.node_types}, hidden,
                         use_node_embeddings=bool(cfg.use_node_embeddings), dropout=float(cfg.input_dropout),
                         project=bool(cfg.input_projection))

@@ -25,7 +25,7 @@ EdgeType = tuple[str, str, str]
 _COMMON: dict[str, tuple[tuple, Any]] = {
     # basic
     "backend": ((str,), "gloo"), "verbose": ((bool,), False), "node_feat_name": ((list, str), None),
-    "edge_feat_name": ((list, str), None), "ip_config": ((str,), None), "part_config": ((str,), None),
+    "edge_feat_name": ((list, str), None), "edge_feat_mp_op": ((str,), "concat"), "ip_config": ((str,), None), "part_config": ((str,), None),
     "model_select_etype": ((str,), None), "seed": ((int,), 0), "num_workers": ((int,), 0),
     # gnn
     "model_encoder_type": ((str,), "rgcn"), "fanout": ((str, int, list), "10,10"), "eval_fanout": ((str, int, list), None),

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from graphkit.loading.features import FeatureStore
 from graphkit.storage.graph import Graph
-from graphkit.training.builder import build_model, feature_names
+from graphkit.training.builder import build_model, edge_feature_names, feature_names
 from graphkit.training.checkpoint import MODEL_FILE, load_checkpoint, save_checkpoint
 from graphkit.training.config import TrainConfig
 from graphkit.training.metrics import Metric
@@ -48,7 +48,8 @@ class Run:
 
 
 def setup(graph: Graph, cfg: TrainConfig) -> tuple[FeatureStore, list[Task], torch.nn.Module]:
-    store = FeatureStore(graph, feature_names(cfg, graph), construct=cfg.construct_feat_ntype or ())
+    store = FeatureStore(graph, feature_names(cfg, graph), construct=cfg.construct_feat_ntype or (),
+                         edge_features=edge_feature_names(cfg, graph))
     tasks = [make_task(t, cfg, graph, store) for t in cfg.tasks]
     return store, tasks, build_model(cfg, graph, store, tasks)
 

@@ -44,7 +44,7 @@ RUNS: dict[str, list[tuple[str, Path, dict, str]]] = {
             ("mlp", CONFIGS / "acm_mlp.yaml", {}, "accuracy"), ("mlp", CONFIGS / "acm_mlp.yaml", {}, "f1_score")],
     "peer": [("rgcn-nc", GS_CONFIGS / "nc.yaml", {}, "accuracy"),
              ("rgcn-lp", GS_CONFIGS / "lp.yaml", {}, "mrr"),
-             ("rgcn-lp-graphstorm-compatible", GS_CONFIGS / "lp.yaml", {"lp_reverse_edges_leak": True}, "mrr"),
+             ("rgcn-lp-graphstorm-compatible", GS_CONFIGS / "lp.yaml", {"lp_keep_held_out_edges": True}, "mrr"),
              ("rgcn-lp-masked-rev", GS_CONFIGS / "lp_masked_rev.yaml", {}, "mrr")],
 }
 

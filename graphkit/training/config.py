@@ -33,7 +33,7 @@ _COMMON: dict[str, tuple[tuple, Any]] = {
     "num_heads": ((int,), 4), "attn_dropout": ((float,), 0.0), "gnn_norm": ((str,), None),
     "sampler": ((str,), "neighbor"), "saint_num_roots": ((int,), None), "saint_walk_length": ((int,), 2),
     "saint_budget": ((int,), None), "saint_presample": ((int,), 50),
-    "control_variate": ((bool,), False), "lp_reverse_edges_leak": ((bool,), False),
+    "control_variate": ((bool,), False), "lp_keep_held_out_edges": ((bool,), False),
     # input / output
     "restore_model_path": ((str,), None), "restore_optimizer_path": ((str,), None),
     "save_model_path": ((str,), None), "save_embed_path": ((str,), None), "save_prediction_path": ((str,), None),

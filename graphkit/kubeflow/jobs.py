@@ -111,7 +111,13 @@ def _pod_template(spec: JobSpec) -> dict[str, Any]:
             container[key] = value
     if spec.secret_env:
         container["envFrom"] = [{"secretRef": {"name": spec.secret_env, "optional": True}}]
-    pod: dict[str, Any] = {"containers": [container]}
+    pod: dict[str, Any] = {"containers": [container], **_pod_settings(spec)}
+    return {"metadata": {"labels": {"app.kubernetes.io/name": "graphkit"}}, "spec": pod}
+
+
+def _pod_settings(spec: JobSpec) -> dict[str, Any]:
+    """Pod-level settings shared by both renderers: service account, node selector, tolerations, volumes."""
+    pod: dict[str, Any] = {}
     if spec.service_account:
         pod["serviceAccountName"] = spec.service_account
     if spec.node_selector:
@@ -120,7 +126,7 @@ def _pod_template(spec: JobSpec) -> dict[str, Any]:
         pod["tolerations"] = [dict(t) for t in spec.tolerations]
     if spec.volumes:
         pod["volumes"] = spec._volumes()
-    return {"metadata": {"labels": {"app.kubernetes.io/name": "graphkit"}}, "spec": pod}
+    return pod
 
 
 def render_pytorchjob(spec: JobSpec) -> dict[str, Any]:
@@ -146,15 +152,8 @@ def render_trainjob(spec: JobSpec) -> dict[str, Any]:
         trainer["env"] = spec._env()
     if spec._resources():
         trainer["resourcesPerNode"] = spec._resources()
-    pod: dict[str, Any] = {}
-    if spec.service_account:
-        pod["serviceAccountName"] = spec.service_account
-    if spec.node_selector:
-        pod["nodeSelector"] = dict(spec.node_selector)
-    if spec.tolerations:
-        pod["tolerations"] = [dict(t) for t in spec.tolerations]
+    pod: dict[str, Any] = _pod_settings(spec)
     if spec.volumes:
-        pod["volumes"] = spec._volumes()
         pod["containers"] = [{"name": "node", "volumeMounts": spec._mounts()}]
     body: dict[str, Any] = {"runtimeRef": {"name": spec.runtime}, "trainer": trainer}
     if pod:

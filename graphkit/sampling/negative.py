@@ -147,6 +147,11 @@ class JointNegativeSampler(NegativeSampler):
 class _PoolMixin:
     pool: dict[str, np.ndarray]
 
+    def __init__(self, num_nodes: Mapping[str, int], k: int, pool: Mapping[str, IdArray],
+                 corrupt_src: bool = False) -> None:
+        super().__init__(num_nodes, k, corrupt_src)  # type: ignore[call-arg]
+        self._set_pool(pool, num_nodes)
+
     def _set_pool(self, pool: Mapping[str, IdArray], num_nodes: Mapping[str, int]) -> None:
         self.pool = {}
         for t, ids in pool.items():
@@ -178,11 +183,6 @@ class LocalUniformNegativeSampler(_PoolMixin, NegativeSampler):
         pool (Mapping[str, array]): Allowed negative node IDs of each node type.
     """
 
-    def __init__(self, num_nodes: Mapping[str, int], k: int, pool: Mapping[str, IdArray],
-                 corrupt_src: bool = False) -> None:
-        super().__init__(num_nodes, k, corrupt_src)
-        self._set_pool(pool, num_nodes)
-
     def _corrupt(self, etype, ntype, pos, eids, rng):
         return self._from_pool(ntype, (pos.size, self.k), rng)
 
@@ -195,11 +195,6 @@ class LocalJointNegativeSampler(_PoolMixin, NegativeSampler):
     Args:
         pool (Mapping[str, array]): Allowed negative node IDs of each node type.
     """
-
-    def __init__(self, num_nodes: Mapping[str, int], k: int, pool: Mapping[str, IdArray],
-                 corrupt_src: bool = False) -> None:
-        super().__init__(num_nodes, k, corrupt_src)
-        self._set_pool(pool, num_nodes)
 
     def _corrupt(self, etype, ntype, pos, eids, rng):
         return self._from_pool(ntype, (self.k,), rng)

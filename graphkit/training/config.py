@@ -11,6 +11,7 @@ Loading a config has no side effects: no folders, no logging setup.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -20,6 +21,7 @@ import yaml
 from graphkit.errors import ConfigError, did_you_mean
 
 EdgeType = tuple[str, str, str]
+log = logging.getLogger(__name__)
 
 # option -> (accepted types, default). None default = unset.
 _COMMON: dict[str, tuple[tuple, Any]] = {
@@ -31,8 +33,6 @@ _COMMON: dict[str, tuple[tuple, Any]] = {
     "model_encoder_type": ((str,), "rgcn"), "fanout": ((str, int, list), "10,10"), "eval_fanout": ((str, int, list), None),
     "num_layers": ((int,), 2), "hidden_size": ((int,), 128), "use_mini_batch_infer": ((bool,), True),
     "num_heads": ((int,), 4), "attn_dropout": ((float,), 0.0), "gnn_norm": ((str,), None),
-    "sampler": ((str,), "neighbor"), "saint_num_roots": ((int,), None), "saint_walk_length": ((int,), 2),
-    "saint_budget": ((int,), None), "saint_presample": ((int,), 50),
     "control_variate": ((bool,), False), "lp_keep_held_out_edges": ((bool,), False),
     # input / output
     "restore_model_path": ((str,), None), "restore_optimizer_path": ((str,), None),
@@ -66,6 +66,14 @@ _TASK: dict[str, tuple[tuple, Any]] = {
     "report_eval_per_type": ((bool,), False), "mask_fields": ((list,), None), "task_weight": ((float,), 1.0),
     "batch_size": ((int,), None), "topk": ((int,), 10),
 }
+
+# GraphStorm options graphkit reads (so GraphStorm YAMLs load unchanged) but does not implement:
+# setting one to a non-default value logs a warning that it has no effect.
+NOT_IMPLEMENTED = frozenset({
+    "backend", "verbose", "ip_config", "part_config", "num_workers", "model_select_etype", "restore_optimizer_path",
+    "save_model_frequency", "alpha_l2norm", "eval_frequency", "decoder_norm", "eval_etype", "lp_edge_weight_for_loss",
+    "report_eval_per_type",
+})
 
 TASK_SECTIONS = ("node_classification", "node_regression", "edge_classification", "edge_regression",
                  "link_prediction")
@@ -182,10 +190,18 @@ def parse_train_config(raw: Any, file: Optional[str] = None) -> TrainConfig:
                 raise ConfigError(f"unknown option '{k}'.", file=file, key=f"{where}.{k}",
                                   hint=did_you_mean(k, list(_COMMON)))
             options[k] = _check_value(k, v, _COMMON[k], where, file)
+    _warn_not_implemented({**options, **{k: v for t in tasks for k, v in t.options.items()}}, file)
     if not tasks:
         raise ConfigError("the config has no task section.", file=file, key="gsf",
                           hint=f"Add one of: {', '.join(TASK_SECTIONS)} or multi_task.")
     return TrainConfig(options, tasks, source=file)
+
+
+def _warn_not_implemented(options: dict[str, Any], file: Optional[str]) -> None:
+    for k, v in options.items():
+        if k in NOT_IMPLEMENTED and v is not None and v != {**_COMMON, **_TASK}[k][1]:
+            log.warning("%s: option '%s' (%r) is accepted for GraphStorm compatibility but graphkit does not "
+                        "implement it; it has no effect.", file or "config", k, v)
 
 
 def _read_multi_task(body: Any, where: str, file: Optional[str]) -> list[TaskConfig]:

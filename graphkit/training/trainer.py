@@ -20,6 +20,7 @@ import numba
 import torch
 from tqdm.auto import tqdm
 
+from graphkit.errors import ConfigError
 from graphkit.loading.features import FeatureStore
 from graphkit.storage.graph import Graph
 from graphkit.training.builder import build_model, edge_feature_names, feature_names
@@ -50,6 +51,8 @@ class Run:
 def setup(graph: Graph, cfg: TrainConfig) -> tuple[FeatureStore, list[Task], torch.nn.Module]:
     store = FeatureStore(graph, feature_names(cfg, graph), construct=cfg.construct_feat_ntype or (),
                          edge_features=edge_feature_names(cfg, graph))
+    if cfg.control_variate and any(t.kind not in ("node_classification", "node_regression") for t in cfg.tasks):
+        raise ConfigError("control_variate is implemented for node tasks only.", key="control_variate")
     tasks = [make_task(t, cfg, graph, store) for t in cfg.tasks]
     return store, tasks, build_model(cfg, graph, store, tasks)
 

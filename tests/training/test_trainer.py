@@ -236,3 +236,24 @@ def test_constructed_features_are_neighbour_means(tmp_path):
     assert store.dim("b") == 2
     got = store.fetch({"b": torch.tensor([0, 1])})["b"]
     assert torch.allclose(got, torch.tensor([[2.0, 1.0], [5.0, 4.0]]))
+
+
+def test_unimplemented_graphstorm_options_warn_and_invented_ones_are_rejected(caplog):
+    from graphkit.errors import ConfigError
+    from graphkit.training.config import parse_train_config
+
+    task = {"node_classification": {"target_ntype": "item"}}
+    with caplog.at_level("WARNING"):
+        parse_train_config({"gsf": {"hyperparam": {"alpha_l2norm": 0.1}, **task}})
+    assert "alpha_l2norm" in caplog.text and "no effect" in caplog.text
+    with pytest.raises(ConfigError, match="unknown option 'sampler'"):
+        parse_train_config({"gsf": {"gnn": {"sampler": "saint_node"}, **task}})
+
+
+def test_control_variate_rejects_link_prediction(toy_graph):
+    from graphkit.errors import ConfigError
+
+    cfg = make_config({"link_prediction": {"train_etype": ["user,rates,item"]}}, model_encoder_type="sage",
+                      control_variate=True)
+    with pytest.raises(ConfigError, match="node tasks only"):
+        Trainer(toy_graph, cfg, None)

@@ -71,7 +71,7 @@ _TASK: dict[str, tuple[tuple, Any]] = {
 # setting one to a non-default value logs a warning that it has no effect.
 NOT_IMPLEMENTED = frozenset({
     "backend", "verbose", "ip_config", "part_config", "num_workers", "model_select_etype", "restore_optimizer_path",
-    "save_model_frequency", "alpha_l2norm", "eval_frequency", "decoder_norm", "eval_etype", "lp_edge_weight_for_loss",
+    "save_model_frequency", "alpha_l2norm", "eval_frequency", "decoder_norm", "lp_edge_weight_for_loss",
     "report_eval_per_type",
 })
 

@@ -257,3 +257,14 @@ def test_control_variate_rejects_link_prediction(toy_graph):
                       control_variate=True)
     with pytest.raises(ConfigError, match="node tasks only"):
         Trainer(toy_graph, cfg, None)
+
+
+def test_lp_eval_etype_is_read(toy_graph):
+    from graphkit.errors import ConfigError
+
+    lp = {"train_etype": ["user,rates,item"], "num_negative_edges": 4, "num_negative_edges_eval": 5}
+    ok = Trainer(toy_graph, make_config({"link_prediction": {**lp, "eval_etype": ["user,rates,item"]}},
+                                        num_epochs=1), None)
+    assert ok.tasks[0].eval_etypes == [RATES]
+    with pytest.raises(ConfigError, match="not in the graph"):
+        Trainer(toy_graph, make_config({"link_prediction": {**lp, "eval_etype": ["user,likes,item"]}}), None)

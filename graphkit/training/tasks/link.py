@@ -46,9 +46,14 @@ class LinkTask(Task):
             self.etypes = [parse_etype(t, g, "train_etype") for t in names]
         else:
             self.etypes = [e for e in g.edge_types if not g.meta.edge_type(e).reverse_of]
+        if cfg.eval_etype:
+            names = [cfg.eval_etype] if isinstance(cfg.eval_etype, str) else cfg.eval_etype
+            self.eval_etypes = [parse_etype(t, g, "eval_etype") for t in names]
+        else:
+            self.eval_etypes = list(self.etypes)
         names = cfg.mask_fields or ["train_mask", "val_mask", "test_mask"]
         self.ids: dict[str, dict[EdgeType, np.ndarray]] = {s: {} for s in SPLITS}
-        for e in self.etypes:
+        for e in dict.fromkeys(self.etypes + self.eval_etypes):
             masks = g.meta.edge_type(e).masks
             for s, m in zip(SPLITS, names):
                 self.ids[s][e] = mask_ids(g, e, m, node=False) if m in masks else (
@@ -90,7 +95,8 @@ class LinkTask(Task):
         return {"reverse_types": self.reverse_map, "static_exclude": self.static_exclude}
 
     def decoder(self, hidden: int) -> nn.Module:
-        return make_link_scorer(self.cfg.lp_decoder_type, self.etypes, hidden, gamma=self.cfg.gamma)
+        etypes = list(dict.fromkeys(self.etypes + self.eval_etypes))
+        return make_link_scorer(self.cfg.lp_decoder_type, etypes, hidden, gamma=self.cfg.gamma)
 
     def train_batches(self, seed: int) -> Iterable[MiniBatch]:
         sampler = self.sampler(False)
@@ -128,7 +134,7 @@ class LinkTask(Task):
     def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
         sampler = self.sampler(True)
         pos_all, neg_all = [], []
-        for i, e in enumerate(self.etypes):
+        for i, e in enumerate(self.eval_etypes):
             ids = self.ids[split][e]
             if ids.size == 0:
                 continue

@@ -79,7 +79,6 @@ class _Pipeline:
                exclude_targets: bool = True) -> "_Pipeline":
         """Sample blocks around each batch's seed nodes (or target edges + negatives)."""
         edge_sampler = EdgeSeedSampler(sampler, exclude_targets=exclude_targets)
-        ends = {e: tuple(np.asarray(a) for a in sampler.graph.edges(e)) for e in sampler.graph.edge_types}
 
         def stage(mb: MiniBatch) -> MiniBatch:
             if mb.etype is None:
@@ -89,7 +88,7 @@ class _Pipeline:
             neg_src = neg_dst = None
             if negative is not None:
                 e = mb.eids.numpy()
-                src, dst = ends[mb.etype]
+                src, dst = edge_sampler.ends[mb.etype]
                 neg = negative(mb.etype, src[e], dst[e], e, rng=np.random.default_rng(int(mix_seed(mb.seed, 1))))
                 neg_dst = neg.dst.numpy()
                 neg_src = None if neg.src is None else neg.src.numpy()

@@ -50,14 +50,14 @@ class EdgeSeedSampler:
         self.node_sampler = node_sampler
         self.graph = node_sampler.graph
         self.exclude_targets = exclude_targets
-        self._ends = {e: tuple(np.asarray(a) for a in self.graph.edges(e)) for e in self.graph.edge_types}
+        self.ends = {e: tuple(np.asarray(a) for a in self.graph.edges(e)) for e in self.graph.edge_types}
 
     def sample_from_edges(self, etype: EdgeType, eids: np.ndarray, seed: int = 0,
                           neg_dst: Optional[np.ndarray] = None, neg_src: Optional[np.ndarray] = None) -> EdgeBatch:
         """Sample around edges ``eids`` of ``etype`` plus optional negative endpoints (global IDs, any shape)."""
         etype = tuple(etype)  # type: ignore[assignment]
         eids = np.ascontiguousarray(eids, dtype=np.int64)
-        src_all, dst_all = self._ends[etype]
+        src_all, dst_all = self.ends[etype]
         src, dst = src_all[eids], dst_all[eids]
         s_type, _, d_type = etype
         groups: dict[NodeType, list[np.ndarray]] = {}

@@ -67,6 +67,13 @@ class Task(ABC):
         return int(self.cfg.batch_size or self.train_cfg.batch_size)
 
     def sampler(self, evaluation: bool) -> NeighborSampler:
+        """The training or evaluation sampler, created once (its exclusion masks are sized by the graph)."""
+        cache = self.__dict__.setdefault("_samplers", {})
+        if evaluation not in cache:
+            cache[evaluation] = self._make_sampler(evaluation)
+        return cache[evaluation]
+
+    def _make_sampler(self, evaluation: bool) -> NeighborSampler:
         fanout = self.train_cfg.fanout
         if evaluation:
             if not self.train_cfg.use_mini_batch_infer:

@@ -131,6 +131,12 @@ class _Pipeline:
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def _batch_seed(self, index: int) -> int:
+        """The sampling seed of batch ``index``: (seed, epoch, index), and the rank when there are several."""
+        rank, world = getattr(self, "rank", 0), getattr(self, "world_size", 1)
+        parts = (self.seed, self.epoch, index) if world == 1 else (self.seed, self.epoch, index, rank)  # type: ignore[attr-defined]
+        return int(mix_seed(*parts))
+
     # --- iteration -----------------------------------------------------------
     def _items(self) -> Iterator[MiniBatch]:
         raise NotImplementedError
@@ -193,16 +199,34 @@ def _order(n: int, shuffle: bool, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng(int(mix_seed(seed, epoch, 0x5EED))).permutation(n)
 
 
+def shard_size(n: int, world_size: int) -> int:
+    """Seeds per rank when ``n`` seeds are shared by ``world_size`` ranks (every rank gets the same number)."""
+    return -(-n // world_size) if n else 0
+
+
+def _shard(order: np.ndarray, rank: int, world_size: int) -> np.ndarray:
+    """Rank ``rank``'s contiguous share of ``order`` (the same permutation on every rank). Every rank gets
+    ``shard_size`` seeds, so all ranks run the same number of steps; the last shares wrap around to the
+    start of ``order`` to fill up (a few seeds are seen twice per epoch)."""
+    if world_size == 1 or order.size == 0:
+        return order
+    per = shard_size(order.size, world_size)
+    idx = np.arange(rank * per, (rank + 1) * per) % order.size
+    return order[idx]
+
+
 class NodeSeeds(_Pipeline):
     """Batches of seed nodes (one or more node types, batched per type in turn)."""
 
     def __init__(self, seeds: Mapping[NodeType, np.ndarray | torch.Tensor], batch_size: int, shuffle: bool = False,
-                 drop_last: bool = False, seed: int = 0) -> None:
+                 drop_last: bool = False, seed: int = 0, rank: int = 0, world_size: int = 1) -> None:
         super().__init__()
         self.seeds = {t: np.asarray(v, dtype=np.int64) for t, v in seeds.items()}
         self.batch_size, self.shuffle, self.drop_last, self.seed = batch_size, shuffle, drop_last, seed
+        self.rank, self.world_size = rank, world_size
 
     def _batches(self, n: int) -> int:
+        n = shard_size(n, self.world_size)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __len__(self) -> int:
@@ -211,10 +235,10 @@ class NodeSeeds(_Pipeline):
     def _items(self) -> Iterator[MiniBatch]:
         index = 0
         for t, ids in self.seeds.items():
-            order = ids[_order(len(ids), self.shuffle, self.seed, self.epoch)]
+            order = _shard(ids[_order(len(ids), self.shuffle, self.seed, self.epoch)], self.rank, self.world_size)
             for b in range(self._batches(len(ids))):
                 chunk = order[b * self.batch_size:(b + 1) * self.batch_size]
-                yield MiniBatch(index=index, seed=int(mix_seed(self.seed, self.epoch, index)),
+                yield MiniBatch(index=index, seed=self._batch_seed(index),
                                 seeds={t: torch.from_numpy(np.ascontiguousarray(chunk))})
                 index += 1
 
@@ -223,19 +247,21 @@ class EdgeSeeds(_Pipeline):
     """Batches of target edges of one edge type."""
 
     def __init__(self, etype: EdgeType, eids: np.ndarray | torch.Tensor, batch_size: int, shuffle: bool = False,
-                 drop_last: bool = False, seed: int = 0) -> None:
+                 drop_last: bool = False, seed: int = 0, rank: int = 0, world_size: int = 1) -> None:
         super().__init__()
         self.etype = tuple(etype)
         self.eids = np.asarray(eids, dtype=np.int64)
         self.batch_size, self.shuffle, self.drop_last, self.seed = batch_size, shuffle, drop_last, seed
+        self.rank, self.world_size = rank, world_size
 
     def __len__(self) -> int:
-        n = len(self.eids)
+        n = shard_size(len(self.eids), self.world_size)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _items(self) -> Iterator[MiniBatch]:
-        order = self.eids[_order(len(self.eids), self.shuffle, self.seed, self.epoch)]
+        order = _shard(self.eids[_order(len(self.eids), self.shuffle, self.seed, self.epoch)], self.rank,
+                       self.world_size)
         for b in range(len(self)):
             chunk = order[b * self.batch_size:(b + 1) * self.batch_size]
-            yield MiniBatch(index=b, seed=int(mix_seed(self.seed, self.epoch, b)), etype=self.etype,  # type: ignore[arg-type]
+            yield MiniBatch(index=b, seed=self._batch_seed(b), etype=self.etype,  # type: ignore[arg-type]
                             eids=torch.from_numpy(np.ascontiguousarray(chunk)))

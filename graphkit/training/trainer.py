@@ -27,6 +27,7 @@ from graphkit.training.builder import build_model, edge_feature_names, feature_n
 from graphkit.training.checkpoint import MODEL_FILE, load_checkpoint, save_checkpoint
 from graphkit.training.config import TrainConfig
 from graphkit.training.metrics import Metric
+from graphkit.training.optimizers import build_optimizers
 from graphkit.training.report import TensorBoard, peak_rss_mb, plot_curves, write_metrics
 from graphkit.training.tasks import Task, make_task
 
@@ -70,11 +71,7 @@ class Trainer:
         self.seed = int(cfg.seed)
         torch.manual_seed(self.seed)
         self.store, self.tasks, self.model = setup(graph, cfg)
-        self.optimizers: dict[str, torch.optim.Optimizer] = {
-            "dense": torch.optim.Adam(self.model.dense_parameters(), lr=float(cfg.lr), weight_decay=float(cfg.wd_l2norm))}
-        sparse = self.model.input.sparse_parameters()
-        if sparse:
-            self.optimizers["sparse"] = torch.optim.SparseAdam(sparse, lr=float(cfg.sparse_optimizer_lr))
+        self.optimizers = build_optimizers(self.model, cfg)
         self.run = Run()
         self.main: Metric = self.tasks[0].main_metric
 
@@ -159,6 +156,9 @@ class Trainer:
         dense = self.model.dense_parameters()
         for epoch in range(self.run.epoch, int(cfg.num_epochs)):
             self.model.train()
+            for m in self.model.modules():  # e.g. an LM input encoder frozen for the first epochs
+                if hasattr(m, "set_epoch"):
+                    m.set_epoch(epoch)
             t0 = time.perf_counter()
             iters = [_cycle(ld, epoch) for ld in loaders]
             total, n = 0.0, 0

@@ -16,7 +16,8 @@ from torch import nn
 
 from graphkit.errors import ConfigError
 from graphkit.loading.features import FeatureStore
-from graphkit.loading.pipeline import MiniBatch
+from graphkit.distributed.context import current
+from graphkit.loading.pipeline import MiniBatch, _Pipeline
 from graphkit.sampling.base import EdgeType
 from graphkit.sampling.neighbor import NeighborSampler
 from graphkit.storage.graph import Graph
@@ -86,6 +87,16 @@ class Task(ABC):
 
     def sampler_options(self) -> dict:
         return {}
+
+    @staticmethod
+    def shard() -> dict:
+        """``rank``/``world_size`` for seed sources: each rank trains on its equal share of the seeds."""
+        ctx = current()
+        return {"rank": ctx.rank, "world_size": ctx.world_size}
+
+    def ready(self, loader: _Pipeline) -> _Pipeline:
+        """The last step of every training pipeline: run it ahead of the model (a background thread)."""
+        return loader.prefetch(2)
 
     @abstractmethod
     def decoder(self, hidden: int) -> nn.Module:

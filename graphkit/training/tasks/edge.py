@@ -64,8 +64,9 @@ class EdgeTask(Task):
                                  feat_dim=feat_dim, regression=self.regression)
 
     def train_batches(self, seed: int) -> Iterable[MiniBatch]:
-        return (EdgeSeeds(self.etype, self.ids["train"], self.batch_size, shuffle=True, seed=seed)
-                .sample(self.sampler(False), exclude_targets=self.exclude).fetch(self.store).prefetch(2))
+        return self.ready(EdgeSeeds(self.etype, self.ids["train"], self.batch_size, shuffle=True, seed=seed,
+                                    **self.shard())
+                          .sample(self.sampler(False), exclude_targets=self.exclude).fetch(self.store))
 
     def predict(self, model: nn.Module, mb: MiniBatch) -> torch.Tensor:
         eb = mb.edges

@@ -100,9 +100,11 @@ class LinkTask(Task):
 
     def train_batches(self, seed: int) -> Iterable[MiniBatch]:
         sampler = self.sampler(False)
-        loaders = [EdgeSeeds(e, self.ids["train"][e], self.batch_size, shuffle=True, seed=int(mix_seed(seed, i)))
-                   .sample(sampler, negative=self.train_neg, exclude_targets=bool(self.cfg.exclude_training_targets))
-                   .fetch(self.store).prefetch(2) for i, e in enumerate(self.etypes)]
+        loaders = [self.ready(EdgeSeeds(e, self.ids["train"][e], self.batch_size, shuffle=True,
+                                        seed=int(mix_seed(seed, i)), **self.shard())
+                              .sample(sampler, negative=self.train_neg,
+                                      exclude_targets=bool(self.cfg.exclude_training_targets))
+                              .fetch(self.store)) for i, e in enumerate(self.etypes)]
         return _Chain(loaders)
 
     def _embed(self, model: nn.Module, mb: MiniBatch) -> dict[str, torch.Tensor]:

@@ -67,11 +67,11 @@ class NodeTask(Task):
         return y.float() if (self.regression or self.cfg.multilabel) else y.long()
 
     def train_batches(self, seed: int) -> Iterable[MiniBatch]:
-        loader = (NodeSeeds({self.ntype: self.ids["train"]}, self.batch_size, shuffle=True, seed=seed)
+        loader = (NodeSeeds({self.ntype: self.ids["train"]}, self.batch_size, shuffle=True, seed=seed, **self.shard())
                   .sample(self.sampler(False)).fetch(self.store))
         if self.train_cfg.control_variate:
             loader = loader.map(FullBlocks(self.graph))
-        return loader.prefetch(2)
+        return self.ready(loader)
 
     def predict(self, model: nn.Module, mb: MiniBatch) -> torch.Tensor:
         if self.train_cfg.control_variate and model.training:

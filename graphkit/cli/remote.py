@@ -44,8 +44,10 @@ PATH_OPTIONS: dict[str, PathOptions] = {
     "partition": PathOptions(inputs=("graph_dir",), outputs={"output_dir": ("partition.json",)}),
     "train": PathOptions(inputs=("cf", "restore_model_path"), file_in_folder=("part_config",),
                          outputs={"save_model_path": MODEL_MARKERS}),
-    "infer": PathOptions(inputs=("restore_model_path",), file_in_folder=("part_config",),
+    "infer": PathOptions(inputs=("restore_model_path", "student"), file_in_folder=("part_config",),
                          outputs={"save_embed_path": INFER_MARKERS, "save_prediction_path": INFER_MARKERS}),
+    "distill": PathOptions(inputs=("restore_model_path", "lm_model"), file_in_folder=("part_config",),
+                           outputs={"save_model_path": ("student.json",)}),
     "info": PathOptions(inputs=("graph_dir",)),
 }
 

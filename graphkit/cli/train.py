@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import os
+import re
 from typing import Any
 
 from graphkit.errors import GraphkitError
@@ -74,7 +75,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cf", required=True, help="GraphStorm training YAML.")
     p.add_argument("--save-model-path", default=None, help="Folder for model.pt, checkpoints, metrics.json.")
     p.add_argument("--seed", type=int, default=None, help="Random seed (default: the YAML's, else 0).")
-    p.add_argument("--resume", action="store_true", help="Continue from <save-model-path>/checkpoints/last.pt.")
+    p.add_argument("--resume", action="store_true", help="Continue from <save-model-path>/checkpoints/last.pt "
+                   "(start fresh if there is none): what a restarted torchrun worker or PyTorchJob pod runs.")
+    p.add_argument("--device", default=None, choices=("auto", "cpu", "cuda"),
+                   help="Where to train (default: the YAML's 'device', else auto: cuda:<local rank> when CUDA is "
+                        "available). The same command runs as one process or under torchrun (docs/distributed.md).")
     p.add_argument("--inference", action="store_true", help="Only run inference with --restore-model-path.")
     p.add_argument("--restore-model-path", default=None, help="A trained model folder (or model.pt).")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help=_IMPORT_HELP)
@@ -89,11 +94,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-prediction-path", default=None, help="Folder for predictions / ranked links.")
     p.add_argument("--topk", type=int, default=10, help="Candidate links per source node (default: 10).")
     p.add_argument("--include-known-links", action="store_true", help="Do not drop existing edges from rankings.")
+    p.add_argument("--student", default=None, help="A student folder from `graphkit distill`: nodes of its type(s) "
+                   "with no in-neighbours get its embeddings and predictions (docs/distillation.md).")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help=_IMPORT_HELP)
     p.set_defaults(run=run_infer, accepts_overrides=True)
 
 
+def _check_device(device: str) -> str:
+    if device in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", device):
+        return device
+    raise GraphkitError(f"unknown device '{device}'.", key="device", hint="Use auto, cpu, cuda or cuda:N.")
+
+
 def run_train(args: argparse.Namespace) -> int:
+    """Train as one process, or as one rank of a torchrun / PyTorchJob job (the same command either way)."""
+    from graphkit.distributed.context import init_distributed, shutdown
+    from graphkit.distributed.dist_graph import DistGraph, is_partitioned
+    from graphkit.distributed.rank_logging import log_with_rank
+    from graphkit.distributed.shared_graph import open_training_graph, release_training_graph
     from graphkit.training.config import load_train_config
     from graphkit.training.trainer import Trainer
 
@@ -101,33 +119,61 @@ def run_train(args: argparse.Namespace) -> int:
     overrides = _overrides(args.extra)
     if args.seed is not None:
         overrides["seed"] = args.seed
+    if args.device is not None:
+        overrides["device"] = args.device
     cfg = load_train_config(args.cf, overrides)
-    graph = open_graph(args.part_config)
+    partitioned = is_partitioned(args.part_config) and not args.inference  # one partition per rank or machine
+    graph = None if partitioned else open_graph(args.part_config)
     if args.inference:
         if not args.restore_model_path:
             raise GraphkitError("--inference needs --restore-model-path.")
         return _infer(graph, args.restore_model_path, cfg.save_embed_path, cfg.save_prediction_path, 10, True, {})
+    ctx = init_distributed(_check_device(str(cfg.device)))
+    log_with_rank(ctx)
+    shared = bool(cfg.shared_memory_graph)
     save = args.save_model_path or cfg.save_model_path
-    trainer = Trainer(graph, cfg, save)
-    if args.restore_model_path:
-        trainer.restore(args.restore_model_path, optimizer=False)
-    if args.resume:
-        trainer.resume_if_possible()
-    metrics = trainer.fit()
+    try:
+        train_graph = DistGraph(args.part_config, ctx) if partitioned else open_training_graph(graph.root, ctx, shared)
+        trainer = Trainer(train_graph, cfg, save, ctx)
+        if args.restore_model_path:
+            trainer.restore(args.restore_model_path, optimizer=False)
+        if args.resume:
+            trainer.resume_if_possible()
+        metrics = trainer.fit()
+        if partitioned:
+            train_graph.close()
+        else:
+            release_training_graph(graph.root, ctx, shared)
+    finally:
+        shutdown()
+    if not ctx.is_main:
+        return 0
     print(json.dumps({k: metrics[k] for k in ("task", "metric", "best_epoch", "val", "test", "total_time_s")}))
     if save:
         print(f"model and metrics.json written to {os.path.abspath(save)}")
-        if cfg.save_embed_path or cfg.save_prediction_path:
+        if partitioned and (cfg.save_embed_path or cfg.save_prediction_path):
+            print("inference needs the whole graph: run `graphkit infer` on the unpartitioned graph directory")
+        elif cfg.save_embed_path or cfg.save_prediction_path:  # rank 0, single-process inference after training
             _infer(graph, save, cfg.save_embed_path, cfg.save_prediction_path, 10, True, {})
     return 0
 
 
-def _infer(graph, model, embed, pred, topk, exclude, overrides) -> int:
+def _infer(graph, model, embed, pred, topk, exclude, overrides, student=None) -> int:
+    from graphkit.distill.predict import isolated_hook, run_student_inference
+    from graphkit.distill.spec import is_student_dir
     from graphkit.inference.run import run_inference
 
     if not embed and not pred:
         raise GraphkitError("nothing to write: give --save-embed-path and/or --save-prediction-path.")
-    res = run_inference(graph, model, embed, pred, topk=topk, exclude_known_links=exclude, overrides=overrides)
+    if is_student_dir(model):  # a distilled student alone: graph-free
+        if student:
+            raise GraphkitError("--student completes a GNN; --restore-model-path is a student folder itself.",
+                                key="--student", hint="Drop --student to infer with the student alone.")
+        res = run_student_inference(graph, model, embed, pred)
+    else:
+        hook = isolated_hook(graph, student) if student else None
+        res = run_inference(graph, model, embed, pred, topk=topk, exclude_known_links=exclude, overrides=overrides,
+                            embedding_hook=hook)
     for t, f in res.embeddings.items():
         print(f"embeddings of {t}: {f}")
     for t, f in res.predictions.items():
@@ -136,6 +182,21 @@ def _infer(graph, model, embed, pred, topk, exclude, overrides) -> int:
 
 
 def run_infer(args: argparse.Namespace) -> int:
+    """One process, or every rank of ``torchrun --nproc-per-node=K -m graphkit.cli.main infer ...``: each rank
+    computes its share of every layer and writes its parts of the same outputs (docs/distributed.md)."""
+    from graphkit.distill.spec import is_student_dir
+    from graphkit.distributed.context import init_distributed, shutdown
+    from graphkit.distributed.shared_graph import open_training_graph, release_training_graph
+
     import_modules(args.imports)
-    return _infer(open_graph(args.part_config), args.restore_model_path, args.save_embed_path,
-                  args.save_prediction_path, args.topk, not args.include_known_links, _overrides(args.extra))
+    ctx = init_distributed(device="cpu")  # inference runs on the CPU; gloo between ranks
+    if ctx.distributed and is_student_dir(args.restore_model_path):
+        raise GraphkitError("inference with a distilled student alone runs in one process.",
+                            hint="Run it without torchrun.")
+    graph_dir = open_graph(args.part_config).root
+    graph = open_training_graph(graph_dir, ctx)  # one shared-memory copy per machine with several ranks
+    code = _infer(graph, args.restore_model_path, args.save_embed_path, args.save_prediction_path, args.topk,
+                  not args.include_known_links, _overrides(args.extra), args.student)
+    release_training_graph(graph_dir, ctx)
+    shutdown()
+    return code

@@ -19,6 +19,7 @@ from typing import Optional
 import torch
 import torch.distributed as dist
 
+from graphkit.distributed.elastic import restart_safe_store
 from graphkit.errors import GraphkitError
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,10 @@ def init_distributed(device: Optional[str] = None, backend: Optional[str] = None
             if var not in os.environ:
                 raise GraphkitError(f"WORLD_SIZE={world} but {var} is not set.",
                                     hint="Launch with torchrun (or a PyTorchJob), which sets it.")
-        dist.init_process_group(backend, rank=rank, world_size=world,
-                                timeout=datetime.timedelta(seconds=timeout_s))
+        timeout = datetime.timedelta(seconds=timeout_s)
+        store = restart_safe_store(world, timeout)  # a torchrun restart: not the dead attempt's keys
+        dist.init_process_group(backend, rank=rank, world_size=world, timeout=timeout,
+                                **({"store": store} if store is not None else {}))
         log.info("rank %d/%d (local %d/%d) joined the %s process group on %s", rank, world, local_rank,
                  local_world, backend, device)
     _CURRENT = DistContext(rank, world, local_rank, local_world, device, backend)

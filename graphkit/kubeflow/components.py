@@ -12,9 +12,10 @@ builds the ``graphkit`` command line from the parameters and artifacts, runs it,
 metrics and writes the report. Kubernetes details (GPUs, node selectors, tolerations,
 volumes, secrets) are applied by the pipelines, never here.
 
-Adding a stage (LM fine-tuning, LM embedding, distillation arrive with later issues): an
-argv function and a :data:`~graphkit.kubeflow.runtime.STAGES` entry in the runtime, then
-a typed function here decorated with :func:`stage_component`, listed in :data:`COMPONENTS`.
+Adding a stage: an argv function and a :data:`~graphkit.kubeflow.runtime.STAGES` entry in the
+runtime, then a typed function here decorated with :func:`stage_component`, listed in
+:data:`COMPONENTS`. Options that a component does not name go through its ``options`` string,
+appended to the command line as typed (``"--batch-size 128 --ntypes paper"``).
 """
 
 
@@ -85,12 +86,45 @@ def infer(graph: Input[Dataset], model: Input[Model], predictions: Output[Datase
     run_stage("infer", **locals())
 
 
+@stage_component
+def lm_finetune(graph: Input[Dataset], lm_model: str, model: Output[Model], metrics: Output[Metrics],
+                report: Output[Markdown], mode: str = "graph-aware", epochs: int = 1, seed: int = 0,
+                options: str = ""):
+    """Fine-tune a Hugging Face LM on the graph's text (graph-aware link prediction or supervised); a model folder."""
+    from graphkit.kubeflow.runtime import run_stage
+
+    run_stage("lm-finetune", **locals())
+
+
+@stage_component
+def lm_embed(graph: Input[Dataset], embedded: Output[Dataset], metrics: Output[Metrics], report: Output[Markdown],
+             lm_model: str = "", finetuned_model: Input[Model] = None, feature_name: str = "lm_emb",
+             pooling: str = "mean", cache_dir: str = "", options: str = ""):
+    """The graph plus LM embeddings of its text as a node feature (a fine-tuned model artifact wins over lm_model)."""
+    from graphkit.kubeflow.runtime import run_stage
+
+    run_stage("lm-embed", **locals())
+
+
+@stage_component
+def distill(graph: Input[Dataset], teacher: Input[Model], student: Output[Model], metrics: Output[Metrics],
+            report: Output[Markdown], student_kind: str = "mlp", lm_model: str = "", num_epochs: int = -1,
+            options: str = ""):
+    """Distil the trained GNN into a student (MLP on features, or an LM on text) that needs no graph."""
+    from graphkit.kubeflow.runtime import run_stage
+
+    run_stage("distill", **locals())
+
+
 # name -> component, in pipeline order (component YAMLs are generated from this)
 COMPONENTS = {
     "transform": transform,
     "apply_transforms": apply_transforms,
     "idmap": idmap,
     "partition": partition,
+    "lm_finetune": lm_finetune,
+    "lm_embed": lm_embed,
     "train": train,
+    "distill": distill,
     "infer": infer,
 }

@@ -4,10 +4,8 @@ On a cluster (:func:`run_on_cluster`): create the custom resource with the ``kub
 client, follow its conditions, stream the master's log once it runs, raise with the job's
 reason and message if it fails, and delete the job at the end (pods go with it).
 
-Locally (:func:`run_local`): ``torchrun --standalone --nproc-per-node=K -m graphkit.cli.main ...``.
-
-graphkit's trainer is single-process until multi-process training lands (issue 7), so
-both refuse a world size above one; the rendered resources are valid for any size.
+Locally (:func:`run_local`): ``torchrun --standalone --nproc-per-node=K [--max-restarts=N]
+-m graphkit.cli.main ...``: K trainer processes on this machine (docs/distributed.md).
 """
 
 from __future__ import annotations
@@ -23,10 +21,6 @@ from graphkit.errors import GraphkitError
 from graphkit.kubeflow.jobs import RENDERERS, JobSpec
 
 log = logging.getLogger(__name__)
-
-MULTI_PROCESS_PENDING = ("graphkit's trainer runs one process today; multi-process training (one trainer per "
-                         "partition) comes with issue 7. Use one worker and at most one GPU per worker until then.")
-
 
 @dataclass(frozen=True)
 class Kind:
@@ -85,8 +79,6 @@ def run_on_cluster(spec: JobSpec, kind: str = "pytorchjob", poll_s: float = 10.0
                    cleanup: bool = True, apis: Optional[tuple[Any, Any]] = None,
                    out: Callable[[str], None] = print) -> JobState:
     """Create the job, follow it to the end, clean up; raises :class:`GraphkitError` if it fails."""
-    if spec.world_size > 1:
-        raise GraphkitError(f"a world size of {spec.world_size} was asked for. " + MULTI_PROCESS_PENDING)
     custom, core = apis or _clients()
     k = KINDS[kind]
     body = RENDERERS[kind](spec)
@@ -134,16 +126,22 @@ def _stream_master_log(core: Any, namespace: str, selector: str, out: Callable[[
     return True
 
 
-def torchrun_command(args: list[str], nproc_per_node: int = 1) -> list[str]:
-    """``torchrun --standalone --nproc-per-node=K -m graphkit.cli.main ARGS`` with this Python."""
+def torchrun_command(args: list[str], nproc_per_node: int = 1, max_restarts: int = 0) -> list[str]:
+    """``torchrun --standalone --nproc-per-node=K [--max-restarts=N] -m graphkit.cli.main ARGS`` with this
+    Python; with restarts, a ``train`` stage gets ``--resume`` (restarted workers continue from last.pt)."""
+    if nproc_per_node < 1 or max_restarts < 0:
+        raise GraphkitError(f"need --nproc-per-node >= 1 and --max-restarts >= 0, got {nproc_per_node} and "
+                            f"{max_restarts}.")
+    args = list(args)
+    if max_restarts and args and args[0] == "train" and "--resume" not in args:
+        args.append("--resume")
+    restarts = [f"--max-restarts={max_restarts}"] if max_restarts else []
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc_per_node}",
-            "-m", "graphkit.cli.main", *args]
+            *restarts, "-m", "graphkit.cli.main", *args]
 
 
-def run_local(args: list[str], nproc_per_node: int = 1) -> int:
+def run_local(args: list[str], nproc_per_node: int = 1, max_restarts: int = 0) -> int:
     """Run a graphkit stage under torchrun on this machine; returns its exit code."""
-    if nproc_per_node != 1:
-        raise GraphkitError(f"--nproc-per-node {nproc_per_node} was asked for. " + MULTI_PROCESS_PENDING)
-    cmd = torchrun_command(args, nproc_per_node)
+    cmd = torchrun_command(args, nproc_per_node, max_restarts)
     log.info("running %s", " ".join(cmd))
     return subprocess.run(cmd, check=False).returncode

@@ -32,7 +32,18 @@ def run_local(pipeline: str, arguments: dict[str, Any], pipeline_root: str) -> L
         # kfp warns that an image without "python" in its name may not match this environment: it does.
         warnings.filterwarnings("ignore", message=".*non-Python base image.*", category=RuntimeWarning)
         task = PIPELINES[pipeline](**arguments)
-    return LocalRun(pipeline=pipeline, pipeline_root=pipeline_root, predictions=task.output.path)
+    # the training pipeline returns nothing (its infer task sits in a dsl.If branch): find the infer task that ran
+    predictions = task.output.path if task.outputs else _latest_predictions(pipeline_root)
+    return LocalRun(pipeline=pipeline, pipeline_root=pipeline_root, predictions=predictions)
+
+
+def _latest_predictions(pipeline_root: str) -> str:
+    """``<run>/infer*/predictions`` of the newest run under ``pipeline_root``."""
+    runs = sorted((os.path.join(pipeline_root, r) for r in os.listdir(pipeline_root)), key=os.path.getmtime)
+    found = [os.path.join(runs[-1], t, "predictions") for t in sorted(os.listdir(runs[-1])) if t.startswith("infer")]
+    if len(found) != 1:
+        raise RuntimeError(f"expected one infer task in {runs[-1]}, found {len(found)}")
+    return found[0]
 
 
 def run_example(out_dir: str, num_epochs: Optional[int] = None, sizes: Any = None, seed: int = 0,

@@ -115,8 +115,9 @@ def _train_argv(p: dict) -> list[str]:
     return argv + shlex.split(p.get("overrides", ""))
 
 
-def _train_outputs(p: dict) -> str:
-    with open(os.path.join(p["model"].path, "metrics.json"), encoding="utf-8") as f:
+def _model_metrics_report(p: dict, artifact: str, file: str, framework: str = "graphkit") -> str:
+    """Log the val/test metrics of a model folder's metrics file (``metrics.json`` shape) and tabulate them."""
+    with open(os.path.join(p[artifact].path, file), encoding="utf-8") as f:
         m = json.load(f)
     for split in ("val", "test"):
         for k, v in (m.get(split) or {}).items():
@@ -125,13 +126,18 @@ def _train_outputs(p: dict) -> str:
     for k in ("best_epoch", "total_time_s"):
         if isinstance(m.get(k), (int, float)):
             p["metrics"].log_metric(k, float(m[k]))
-    p["model"].metadata.update({"task": m.get("task"), "metric": m.get("metric"), "framework": "graphkit"})
-    lines = [f"Task **{m.get('task')}**, model selected on `{m.get('metric')}` at epoch {m.get('best_epoch')}.", "",
+    task, metric = m.get("task") or m.get("mode"), m.get("metric") or m.get("select_metric")
+    p[artifact].metadata.update({"task": task, "metric": metric, "framework": framework})
+    lines = [f"Task **{task}**, model selected on `{metric}` at epoch {m.get('best_epoch')}.", "",
              "| split | metric | value |", "|---|---|---|"]
     for split in ("val", "test"):
         lines += [f"| {split} | {k} | {v:.4f} |" for k, v in (m.get(split) or {}).items()
                   if isinstance(v, (int, float))]
     return "\n".join(lines) + "\n"
+
+
+def _train_outputs(p: dict) -> str:
+    return _model_metrics_report(p, "model", "metrics.json")
 
 
 def _infer_argv(p: dict) -> list[str]:
@@ -154,12 +160,74 @@ def _infer_outputs(p: dict) -> str:
     return "| output | folder | rows |\n|---|---|---|\n" + "\n".join(rows) + "\n"
 
 
+def _options(p: dict) -> list[str]:
+    return shlex.split(p.get("options", ""))
+
+
+def _lm_finetune_argv(p: dict) -> list[str]:
+    argv = ["lm-finetune", "--graph-dir", p["graph"].path, "--lm-model", p["lm_model"], "--output-dir",
+            p["model"].path, "--mode", p.get("mode", "graph-aware"), "--epochs", str(p.get("epochs", 1)),
+            "--seed", str(p.get("seed", 0))]
+    return argv + _options(p)
+
+
+def _lm_finetune_outputs(p: dict) -> str:
+    body = _model_metrics_report(p, "model", "finetune_metrics.json", framework="huggingface")
+    with open(os.path.join(p["model"].path, "finetune_metrics.json"), encoding="utf-8") as f:
+        curve = json.load(f)["loss_per_step"]
+    if not curve:
+        return body
+    p["metrics"].log_metric("first_loss", float(curve[0]))
+    p["metrics"].log_metric("last_loss", float(curve[-1]))
+    return body + f"\n{len(curve)} steps, training loss {curve[0]:.4f} -> {curve[-1]:.4f}.\n"
+
+
+def _lm_embed_argv(p: dict) -> list[str]:
+    tuned = p.get("finetuned_model")
+    model = tuned.path if tuned is not None else p.get("lm_model", "")
+    if not model:
+        raise ValueError("lm_embed needs lm_model (a model folder or hub name) or a finetuned_model artifact")
+    argv = ["lm-embed", "--graph-dir", p["graph"].path, "--lm-model", model, "--output-dir", p["embedded"].path,
+            "--feature-name", p.get("feature_name", "lm_emb"), "--pooling", p.get("pooling", "mean")]
+    if p.get("cache_dir"):
+        argv += ["--cache-dir", p["cache_dir"]]
+    return argv + _options(p)
+
+
+def _lm_embed_outputs(p: dict) -> str:
+    from graphkit.schema.graph_meta import read_graph_meta
+
+    meta = read_graph_meta(p["embedded"].path)
+    name = p.get("feature_name", "lm_emb")
+    src = meta.construction.get("node_feature_sources", {}).get(name, {})
+    rows = [f"| {t} | {m.features[name].shape[0]:,} | {m.features[name].shape[1]} |"
+            for t, m in meta.node_types.items() if name in m.features]
+    p["metrics"].log_metric("embedded_nodes", sum(m.features[name].shape[0] for m in meta.node_types.values()
+                                                  if name in m.features))
+    return (f"Feature `{name}` from `{src.get('lm_model')}` ({src.get('pooling')} pooling, model "
+            f"`{str(src.get('model_fingerprint'))[:12]}`).\n\n| node type | nodes | dim |\n|---|---|---|\n"
+            + "\n".join(rows) + "\n\n" + _graph_summary(p["embedded"].path, p, None))
+
+
+def _distill_argv(p: dict) -> list[str]:
+    argv = ["distill", "--part-config", p["graph"].path, "--restore-model-path", p["teacher"].path,
+            "--save-model-path", p["student"].path, "--student", p.get("student_kind", "mlp")]
+    if p.get("lm_model"):
+        argv += ["--lm-model", p["lm_model"]]
+    if p.get("num_epochs", -1) > 0:
+        argv += ["--num-epochs", str(p["num_epochs"])]
+    return argv + _options(p)
+
+
 STAGES: dict[str, Stage] = {
     "transform": Stage(_transform_argv, _transform_outputs),
     "idmap": Stage(_idmap_argv, lambda p: _graph_summary(p["graph"].path, p, p.get("metrics"))),
     "partition": Stage(_partition_argv, _partition_outputs),
     "train": Stage(_train_argv, _train_outputs),
     "infer": Stage(_infer_argv, _infer_outputs),
+    "lm-finetune": Stage(_lm_finetune_argv, _lm_finetune_outputs),
+    "lm-embed": Stage(_lm_embed_argv, _lm_embed_outputs),
+    "distill": Stage(_distill_argv, lambda p: _model_metrics_report(p, "student", "distill_metrics.json")),
 }
 
 

@@ -13,7 +13,10 @@
 Every batch carries its own sampling seed, derived from (seed, epoch, batch
 index), so a run is reproducible whatever the prefetching. ``prefetch(n)``
 runs the stages in a background thread (numba kernels and numpy gathers
-release the GIL), keeping up to ``n`` batches ready while the model computes.
+release the GIL), keeping up to ``n`` batches ready while the model computes;
+``prefetch(n, workers=k)`` runs the same stages in ``k`` forked worker
+processes instead (batch ``i`` in worker ``i % k``; :mod:`graphkit.loading.workers`),
+with the same batches, in the same order.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import numpy as np
 import torch
 
 from graphkit.loading.features import FeatureStore
+from graphkit.loading.workers import worker_batches
 from graphkit.sampling.base import EdgeType, NodeType, SampledSubgraph
 from graphkit.sampling.edges import EdgeBatch, EdgeSeedSampler
 from graphkit.sampling.negative import NegativeSampler
@@ -66,19 +70,35 @@ class MiniBatch:
 Stage = Callable[[MiniBatch], MiniBatch]
 
 
+class _ToDevice:
+    """The device-transfer stage; it and the stages after it run in the trainer process (never in a worker)."""
+
+    def __init__(self, device: torch.device | str) -> None:
+        self.device = device
+
+    def __call__(self, mb: MiniBatch) -> MiniBatch:
+        return mb.to(self.device)
+
+
 class _Pipeline:
-    """Seeds followed by stages; iterable; optionally prefetched in a background thread."""
+    """Seeds followed by stages; iterable; optionally prefetched in a background thread or worker processes."""
 
     def __init__(self) -> None:
         self.stages: list[Stage] = []
         self.epoch = 0
         self.depth = 0
+        self.workers = 0
 
     # --- builder -----------------------------------------------------------
     def sample(self, sampler: NeighborSampler, negative: Optional[NegativeSampler] = None,
                exclude_targets: bool = True) -> "_Pipeline":
         """Sample blocks around each batch's seed nodes (or target edges + negatives)."""
-        edge_sampler = EdgeSeedSampler(sampler, exclude_targets=exclude_targets)
+        made: list[EdgeSeedSampler] = []  # at the first edge batch: node batches need no edge lists
+
+        def edge_sampler() -> EdgeSeedSampler:
+            if not made:
+                made.append(EdgeSeedSampler(sampler, exclude_targets=exclude_targets))
+            return made[0]
 
         def stage(mb: MiniBatch) -> MiniBatch:
             if mb.etype is None:
@@ -88,11 +108,11 @@ class _Pipeline:
             neg_src = neg_dst = None
             if negative is not None:
                 e = mb.eids.numpy()
-                src, dst = edge_sampler.ends[mb.etype]
+                src, dst = edge_sampler().ends[mb.etype]
                 neg = negative(mb.etype, src[e], dst[e], e, rng=np.random.default_rng(int(mix_seed(mb.seed, 1))))
                 neg_dst = neg.dst.numpy()
                 neg_src = None if neg.src is None else neg.src.numpy()
-            mb.edges = edge_sampler.sample_from_edges(mb.etype, mb.eids.numpy(), seed=mb.seed,
+            mb.edges = edge_sampler().sample_from_edges(mb.etype, mb.eids.numpy(), seed=mb.seed,
                                                       neg_dst=neg_dst, neg_src=neg_src)
             mb.subgraph = mb.edges.subgraph
             mb.seeds = mb.subgraph.seeds
@@ -121,11 +141,15 @@ class _Pipeline:
 
     def to(self, device: torch.device | str) -> "_Pipeline":
         if str(device) != "cpu":
-            self.stages.append(lambda mb: mb.to(device))
+            self.stages.append(_ToDevice(device))
         return self
 
-    def prefetch(self, depth: int = 2) -> "_Pipeline":
-        self.depth = depth
+    def prefetch(self, depth: int = 2, workers: int = 0) -> "_Pipeline":
+        """Run the stages ahead of the consumer, up to ``depth`` batches: in a background thread
+        (``workers=0``), or in ``workers`` forked processes (GraphStorm's ``num_workers``)."""
+        if depth < 0 or workers < 0:
+            raise ValueError(f"prefetch depth and workers must be >= 0, got {depth} and {workers}")
+        self.depth, self.workers = depth, workers
         return self
 
     def set_epoch(self, epoch: int) -> None:
@@ -149,12 +173,31 @@ class _Pipeline:
             mb = s(mb)
         return mb
 
+    def _split(self) -> tuple[Stage, Stage]:
+        """(stages a worker process runs, stages the trainer process runs): split at the device transfer."""
+        cut = next((i for i, s in enumerate(self.stages) if isinstance(s, _ToDevice)), len(self.stages))
+        return _chain(self.stages[:cut]), _chain(self.stages[cut:])
+
     def __iter__(self) -> Iterator[MiniBatch]:
+        if self.workers > 0:
+            in_worker, in_trainer = self._split()
+            for mb in worker_batches(self._items, in_worker, self.workers, max(self.depth, 1)):
+                yield in_trainer(mb)
+            return
         if self.depth <= 0:
             for mb in self._items():
                 yield self._run(mb)
             return
         yield from _prefetched(self._items(), self._run, self.depth)
+
+
+def _chain(stages: list[Stage]) -> Stage:
+    def run(mb: MiniBatch) -> MiniBatch:
+        for s in stages:
+            mb = s(mb)
+        return mb
+
+    return run
 
 
 def _prefetched(items: Iterator[MiniBatch], run: Stage, depth: int) -> Iterator[MiniBatch]:

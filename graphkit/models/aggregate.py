@@ -21,9 +21,10 @@ def merged_csr(block: Block, etypes: Sequence[EdgeType]) -> tuple[torch.Tensor, 
         e = etypes[0]
         return block.indptr[e], block.indices[e], block.eids[e]
     counts = torch.stack([block.indptr[e].diff() for e in etypes]).sum(0)
-    indptr = torch.zeros(counts.numel() + 1, dtype=torch.int64)
+    indptr = torch.zeros(counts.numel() + 1, dtype=torch.int64, device=counts.device)
     indptr[1:] = torch.cumsum(counts, 0)
-    dst = torch.cat([torch.repeat_interleave(torch.arange(counts.numel()), block.indptr[e].diff()) for e in etypes])
+    dst = torch.cat([torch.repeat_interleave(torch.arange(counts.numel(), device=counts.device), block.indptr[e].diff())
+                     for e in etypes])
     order = torch.argsort(dst, stable=True)
     indices = torch.cat([block.indices[e] for e in etypes])[order]
     eids = torch.cat([block.eids[e] for e in etypes])[order]

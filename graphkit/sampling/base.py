@@ -57,7 +57,7 @@ class Block:
     def edge_index(self, etype: EdgeType) -> torch.Tensor:
         """``[2, E]`` local (src, dst) pairs, PyG's convention (row 0 = source)."""
         ptr = self.indptr[etype]
-        dst = torch.repeat_interleave(torch.arange(ptr.numel() - 1, dtype=torch.int64), ptr.diff())
+        dst = torch.repeat_interleave(torch.arange(ptr.numel() - 1, dtype=torch.int64, device=ptr.device), ptr.diff())
         return torch.stack([self.indices[etype], dst])
 
     def adj(self, etype: EdgeType, weight: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -66,7 +66,7 @@ class Block:
         idx = self.indices[etype]
         if weight is None:
             weight = self.edge_weight.get(etype)
-        values = torch.ones(idx.numel(), dtype=torch.float32) if weight is None else weight
+        values = torch.ones(idx.numel(), dtype=torch.float32, device=idx.device) if weight is None else weight
         return torch.sparse_csr_tensor(self.indptr[etype], idx, values, size=(self.num_dst[d], self.num_src(s)),
                                        check_invariants=False)
 

@@ -7,6 +7,8 @@ batch re-sampled with the same seed is identical.
 
 from __future__ import annotations
 
+import types
+
 import numba
 import numpy as np
 from numba import prange
@@ -99,6 +101,23 @@ def sample_in_neighbors(indptr: np.ndarray, indices: np.ndarray, eids: np.ndarra
                 q += 1
             rank += 1
     return ptr, out_src, out_eid
+
+
+def _serial_twin(kernel, name: str):
+    """``kernel`` compiled without ``parallel`` (``prange`` runs as ``range``), under its own name.
+
+    Forked sampler worker processes (:mod:`graphkit.loading.workers`) must not
+    enter numba's OpenMP pool, which is not fork-safe (numba terminates the
+    child). The own name gives the twin its own on-disk cache entry: numba's
+    cache key does not include the ``parallel`` flag.
+    """
+    f = kernel.py_func
+    twin = types.FunctionType(f.__code__, f.__globals__, name, f.__defaults__, f.__closure__)
+    twin.__qualname__ = name
+    return numba.njit(cache=True, nogil=True)(twin)
+
+
+sample_in_neighbors_serial = _serial_twin(sample_in_neighbors, "sample_in_neighbors_serial")
 
 
 @numba.njit(inline="always", cache=True)

@@ -15,12 +15,13 @@ from __future__ import annotations
 import threading
 from typing import Mapping, Optional, Sequence
 
+import numba
 import numpy as np
 import torch
 
 from graphkit.sampling.base import Block, EdgeType, NodeType, SampledSubgraph
 from graphkit.sampling.fanout import FanoutSpec, parse_fanout
-from graphkit.sampling.kernels import relabel, sample_in_neighbors, set_bits
+from graphkit.sampling.kernels import relabel, sample_in_neighbors, sample_in_neighbors_serial, set_bits
 from graphkit.storage.graph import Graph
 
 _EMPTY_I64 = np.zeros(0, dtype=np.int64)
@@ -138,7 +139,9 @@ class NeighborSampler:
                 continue
             indptr, indices, eids = self._csc[e]
             mask = masks.get(e, _EMPTY_U8)
-            sampled[e] = sample_in_neighbors(indptr, indices, eids, d_nodes, f, mix_seed(int(layer_seed), i), mask)
+            # one thread: the serial twin, which never enters numba's OpenMP pool (not fork-safe)
+            kernel = sample_in_neighbors if numba.get_num_threads() > 1 else sample_in_neighbors_serial
+            sampled[e] = kernel(indptr, indices, eids, d_nodes, f, mix_seed(int(layer_seed), i), mask)
         src_types = list(dict.fromkeys(list(dst) + [e[0] for e in sampled]))
         src_nodes: dict[NodeType, torch.Tensor] = {}
         local: dict[EdgeType, np.ndarray] = {}

@@ -2,27 +2,70 @@
 
 The same function re-creates the model at inference time from the config
 saved in a checkpoint, so a model file never needs pickled Python objects.
+Text node types (``node_lm_configs``) get a language model as input encoder,
+loaded from its ``model_name`` (at inference too; the checkpoint then overwrites
+its weights with the co-trained ones).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 import numpy as np
 import torch
 
 from graphkit.errors import ConfigError, did_you_mean
-from graphkit.loading.features import FeatureStore
+from graphkit.loading.features import TOKEN_FEATURES, FeatureStore
 from graphkit.models.encoders import ENCODERS, GraphSchema
 from graphkit.models.input import InputLayer
+from graphkit.models.lm_input import LMNodeEncoder
 from graphkit.models.model import GraphModel
 from graphkit.storage.graph import Graph
 from graphkit.training.config import TrainConfig
+from graphkit.training.lm_config import NodeLMConfig, parse_node_lm_configs
 from graphkit.training.tasks.base import Task
+
+log = logging.getLogger(__name__)
 
 
 def feature_names(cfg: TrainConfig, graph: Graph) -> dict[str, list[str]]:
-    """GraphStorm's ``node_feat_name``: ``["user:feat", "item:feat1,feat2"]`` or one name for every type."""
+    """GraphStorm's ``node_feat_name``: ``["user:feat", "item:feat1,feat2"]`` or one name for every type.
+    The text types of ``node_lm_configs`` also get their token features."""
+    out = _float_feature_names(cfg, graph)
+    for t in lm_node_types(cfg, graph):
+        feats = graph.meta.node_type(t).features
+        if cfg.node_feat_name is None:  # the text type's float features, beside its tokens
+            out[t] = [n for n, a in feats.items() if len(a.shape) == 2 and a.dtype.startswith("float")]
+        out[t] = [n for n in out.get(t, []) if n not in TOKEN_FEATURES] + [n for n in TOKEN_FEATURES if n in feats]
+    return out
+
+
+def lm_node_types(cfg: TrainConfig, graph: Graph) -> list[str]:
+    """The text node types of ``node_lm_configs``, each checked to be in the graph with token features."""
+    types = []
+    for i, c in enumerate(_lm_configs(cfg)):
+        for t in c.node_types:
+            key = f"node_lm_configs[{i}].node_types"
+            if t not in graph.meta.node_types:
+                raise ConfigError(f"node type '{t}' is not in the graph.", key=key,
+                                  hint=did_you_mean(t, graph.meta.node_types))
+            missing = [n for n in TOKEN_FEATURES[:2] if n not in graph.meta.node_type(t).features]
+            if missing:
+                raise ConfigError(f"node type '{t}' has no token features ({', '.join(missing)} missing), so a "
+                                  "language model cannot encode it.", key=key,
+                                  hint="Tokenise its text at construction with the tokenize_hf transform: "
+                                       '{"feature_col": "text", "transform": {"name": "tokenize_hf", '
+                                       '"bert_model": "<model>", "max_seq_length": 128}}.')
+            types.append(t)
+    return types
+
+
+def _lm_configs(cfg: TrainConfig) -> list[NodeLMConfig]:
+    return [] if cfg.node_lm_configs is None else parse_node_lm_configs(cfg.node_lm_configs)
+
+
+def _float_feature_names(cfg: TrainConfig, graph: Graph) -> dict[str, list[str]]:
     spec = cfg.node_feat_name
     if spec is None:
         return {t: list(m.features) for t, m in graph.meta.node_types.items()
@@ -83,6 +126,33 @@ def _edge_feats(cfg: TrainConfig, store: FeatureStore, encoder: str) -> dict:
     return {"edge_feat_dims": dims, "edge_feat_mp_op": cfg.edge_feat_mp_op}
 
 
+def build_lm_encoders(cfg: TrainConfig, graph: Graph, store: FeatureStore) -> list[LMNodeEncoder]:
+    """One :class:`LMNodeEncoder` per ``node_lm_configs`` entry, its model loaded from ``model_name``."""
+    from graphkit.lm.loading import load_model  # transformers is only needed when a config asks for an LM
+
+    configs = _lm_configs(cfg)
+    covered = {t for c in configs for t in c.node_types}
+    stray = [t for t in store.text_types if t not in covered]
+    if stray:
+        raise ConfigError(f"node type(s) {stray} have token features (input_ids) but no language model.",
+                          key="node_feat_name", hint="Add them to a node_lm_configs entry's node_types, or leave "
+                                                     "input_ids out of node_feat_name.")
+    out = []
+    for i, c in enumerate(configs):
+        lm = load_model(c.model_name, key=f"node_lm_configs[{i}].model_name")
+        enc = LMNodeEncoder(lm, c.node_types, {t: graph.num_nodes(t) for t in c.node_types},
+                            train_nodes=int(cfg.lm_train_nodes), infer_batch_size=int(cfg.lm_infer_batch_size),
+                            pooling=c.pooling, freeze_epochs=int(cfg.freeze_lm_encoder_epochs),
+                            cache=bool(cfg.cache_lm_embed), gradient_checkpoint=c.gradient_checkpoint,
+                            max_seq_length=c.max_seq_length)
+        log.info("node type(s) %s: language model %s (%s, %.1fM parameters, %s pooling); lm_train_nodes %d, "
+                 "freeze_lm_encoder_epochs %d, cache_lm_embed %s", ",".join(c.node_types), c.model_name,
+                 getattr(lm.config, "model_type", c.lm_type), sum(p.numel() for p in lm.parameters()) / 1e6,
+                 c.pooling, enc.train_nodes, enc.freeze_epochs, enc.use_cache)
+        out.append(enc)
+    return out
+
+
 def build_model(cfg: TrainConfig, graph: Graph, store: FeatureStore, tasks: Sequence[Task]) -> GraphModel:
     name = cfg.model_encoder_type
     if name not in ENCODERS:
@@ -91,7 +161,11 @@ def build_model(cfg: TrainConfig, graph: Graph, store: FeatureStore, tasks: Sequ
                                "is imported (docs/custom-models.md).")
     schema = GraphSchema(tuple(graph.node_types), tuple(graph.edge_types))
     hidden = int(cfg.hidden_size)
+    lm_encoders = build_lm_encoders(cfg, graph, store)
     dims = {t: store.dim(t) for t in graph.node_types}
+    for enc in lm_encoders:
+        for t in enc.node_types:
+            dims[t] += enc.out_dim
     in_dim = None
     if not cfg.input_projection:
         widths = set(dims.values())
@@ -107,6 +181,7 @@ def build_model(cfg: TrainConfig, graph: Graph, store: FeatureStore, tasks: Sequ
         **({"in_dim": in_dim} if in_dim else {}), **_encoder_out_dim(tasks), **_edge_feats(cfg, store, name))
     inputs = InputLayer(dims, {t: graph.num_nodes(t) for t in graph.node_types}, hidden,
                         use_node_embeddings=bool(cfg.use_node_embeddings), dropout=float(cfg.input_dropout),
-                        project=bool(cfg.input_projection))
+                        project=bool(cfg.input_projection), lm_encoders=lm_encoders,
+                        embedding_factory=getattr(graph, "node_embeddings", None))  # partitioned: sharded tables
     out_dim = int(getattr(encoder, "out_dim", hidden))  # a custom encoder may change the width
     return GraphModel(inputs, encoder, {t.name: t.decoder(out_dim) for t in tasks})

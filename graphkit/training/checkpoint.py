@@ -2,6 +2,13 @@
 
 Everything saved is tensors, numbers, strings, lists and dicts, so loading
 uses ``torch.load(weights_only=True)``: no arbitrary objects are unpickled.
+
+Writes are atomic and durable: the file is written under a temporary name,
+flushed to disk (``fsync``) and renamed over the old one, so a process killed
+mid-write (a pre-empted pod, torchrun tearing a job down) leaves the previous
+checkpoint intact, never a truncated one. In a multi-process job only rank 0
+writes; ``rng`` carries every rank's RNG states so each rank resumes its own
+dropout stream.
 """
 
 from __future__ import annotations
@@ -16,21 +23,58 @@ from graphkit.errors import GraphkitError
 MODEL_FILE = "model.pt"
 
 
-def save_checkpoint(path: str, model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer],
-                    config: dict, epoch: int, state: Optional[dict] = None) -> None:
-    """Atomically write a checkpoint (temp file, then rename)."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    payload = {
+def rng_state() -> dict[str, torch.Tensor]:
+    """This process's torch RNG states: the CPU generator's and, once CUDA is in use, the current GPU's."""
+    out = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        out["cuda"] = torch.cuda.get_rng_state()
+    return out
+
+
+def set_rng_state(state: dict[str, torch.Tensor]) -> None:
+    """Restore what :func:`rng_state` returned."""
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def checkpoint_payload(model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer], config: dict,
+                       epoch: int, state: Optional[dict] = None,
+                       rng: Optional[list[dict[str, torch.Tensor]]] = None) -> dict[str, Any]:
+    """What a checkpoint holds. ``rng``: every rank's :func:`rng_state`, in rank order (default: this
+    process's). In a multi-process job build it on every rank — sharded embedding tables and their
+    optimizer gather their rows in ``state_dict()``, a collective — and write it on rank 0."""
+    return {
         "model": model.state_dict(),
         "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
         "config": config,
         "epoch": epoch,
         "state": state or {},
         "torch_rng": torch.get_rng_state(),
+        "rng": rng if rng is not None else [rng_state()],
     }
-    tmp = f"{path}.tmp"
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+
+
+def save_checkpoint(path: str, model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer],
+                    config: dict, epoch: int, state: Optional[dict] = None) -> None:
+    """Atomically and durably write a one-process checkpoint (see :func:`write_checkpoint`)."""
+    write_checkpoint(path, checkpoint_payload(model, optimizers, config, epoch, state))
+
+
+def write_checkpoint(path: str, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` atomically and durably: temp file, fsync, rename."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def load_checkpoint(path: str) -> dict[str, Any]:

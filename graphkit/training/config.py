@@ -19,6 +19,7 @@ from typing import Any, Optional
 import yaml
 
 from graphkit.errors import ConfigError, did_you_mean
+from graphkit.training.lm_config import check_lm_options
 
 EdgeType = tuple[str, str, str]
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ _COMMON: dict[str, tuple[tuple, Any]] = {
     "restore_model_path": ((str,), None), "restore_optimizer_path": ((str,), None),
     "save_model_path": ((str,), None), "save_embed_path": ((str,), None), "save_prediction_path": ((str,), None),
     "save_model_frequency": ((int,), -1), "topk_model_to_save": ((int,), 1),
+    # where and how to run (graphkit; docs/distributed.md)
+    "device": ((str,), "auto"), "shared_memory_graph": ((bool,), True),
     # hyperparam
     "dropout": ((float,), 0.0), "lr": ((float,), 0.001), "num_epochs": ((int,), 10), "batch_size": ((int,), 1024),
     "eval_batch_size": ((int,), 4096), "wd_l2norm": ((float,), 0.0), "alpha_l2norm": ((float,), 0.0),
@@ -49,6 +52,9 @@ _COMMON: dict[str, tuple[tuple, Any]] = {
     # rgcn / rgat / hgt
     "num_bases": ((int,), -1), "use_self_loop": ((bool,), True), "use_node_embeddings": ((bool,), False),
     "construct_feat_ntype": ((list,), None),
+    # lm (LM+GNN co-training; graphkit.training.lm_config)
+    "node_lm_configs": ((list,), None), "lm_train_nodes": ((int,), 0), "lm_infer_batch_size": ((int,), 32),
+    "lm_tune_lr": ((float,), None), "freeze_lm_encoder_epochs": ((int,), 0), "cache_lm_embed": ((bool,), False),
 }
 
 _TASK: dict[str, tuple[tuple, Any]] = {
@@ -70,15 +76,15 @@ _TASK: dict[str, tuple[tuple, Any]] = {
 # GraphStorm options graphkit reads (so GraphStorm YAMLs load unchanged) but does not implement:
 # setting one to a non-default value logs a warning that it has no effect.
 NOT_IMPLEMENTED = frozenset({
-    "backend", "verbose", "ip_config", "part_config", "num_workers", "model_select_etype", "restore_optimizer_path",
-    "save_model_frequency", "alpha_l2norm", "eval_frequency", "decoder_norm", "lp_edge_weight_for_loss",
+    "backend", "verbose", "ip_config", "part_config", "model_select_etype", "restore_optimizer_path",
+    "alpha_l2norm", "eval_frequency", "decoder_norm", "lp_edge_weight_for_loss",
     "report_eval_per_type",
 })
 
 TASK_SECTIONS = ("node_classification", "node_regression", "edge_classification", "edge_regression",
                  "link_prediction")
 _OTHER_SECTIONS = ("basic", "gnn", "input", "output", "hyperparam", "rgcn", "rgat", "hgt", "gat", "sage", "gcn",
-                   "graphsaint", "lm_model")
+                   "graphsaint", "lm_model", "lm")
 
 
 @dataclass
@@ -162,7 +168,7 @@ def _read_task(kind: str, obj: Any, where: str, file: Optional[str]) -> TaskConf
 def parse_train_config(raw: Any, file: Optional[str] = None) -> TrainConfig:
     if not isinstance(raw, dict) or "gsf" not in raw:
         raise ConfigError("expected a GraphStorm training YAML with a top-level 'gsf:' section.", file=file)
-    extra = set(raw) - {"gsf", "version"}
+    extra = set(raw) - {"gsf", "version", "lm_model"}
     if extra:
         raise ConfigError(f"unknown top-level key(s) {sorted(extra)}.", file=file, hint="Options go under 'gsf:'.")
     gsf = raw["gsf"]
@@ -170,6 +176,12 @@ def parse_train_config(raw: Any, file: Optional[str] = None) -> TrainConfig:
         raise ConfigError("'gsf' must be a mapping of sections.", file=file, key="gsf")
     options: dict[str, Any] = {}
     tasks: list[TaskConfig] = []
+    if "lm_model" in raw:  # GraphStorm's older layout: top-level lm_model: {node_lm_models: [...]}
+        lm = raw["lm_model"]
+        if not isinstance(lm, dict) or set(lm) != {"node_lm_models"}:
+            raise ConfigError("a top-level lm_model section holds exactly one key, node_lm_models.", file=file,
+                              key="lm_model", hint="Or put node_lm_configs under gsf: lm:.")
+        options["node_lm_configs"] = lm["node_lm_models"]
     for section, body in gsf.items():
         where = f"gsf.{section}"
         if section in TASK_SECTIONS:
@@ -191,6 +203,7 @@ def parse_train_config(raw: Any, file: Optional[str] = None) -> TrainConfig:
                                   hint=did_you_mean(k, list(_COMMON)))
             options[k] = _check_value(k, v, _COMMON[k], where, file)
     _warn_not_implemented({**options, **{k: v for t in tasks for k, v in t.options.items()}}, file)
+    check_lm_options(options, file)
     if not tasks:
         raise ConfigError("the config has no task section.", file=file, key="gsf",
                           hint=f"Add one of: {', '.join(TASK_SECTIONS)} or multi_task.")
@@ -244,6 +257,7 @@ def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> None:
         else:
             raise ConfigError(f"unknown option --{k.replace('_', '-')}.", key=k,
                               hint=did_you_mean(k, list(_COMMON) + list(_TASK)))
+    check_lm_options(cfg.options)
 
 
 def _coerce(key: str, value: Any, spec: tuple[tuple, Any]) -> Any:
@@ -262,6 +276,11 @@ def _coerce(key: str, value: Any, spec: tuple[tuple, Any]) -> Any:
             except ValueError:
                 continue
     if list in types and str not in types:
+        if value.lstrip().startswith("["):  # a YAML/JSON list, e.g. --node-lm-configs '[{lm_type: bert, ...}]'
+            try:
+                return _check_value(key, yaml.safe_load(value), spec, "command line", None)
+            except yaml.YAMLError as e:
+                raise ConfigError(f"cannot read --{key.replace('_', '-')}: {e}", key=key) from None
         return [v for v in value.split(",") if v]
     if str in types:
         return value

@@ -12,7 +12,9 @@ nodes than plain neighbour sampling with the same accuracy. Histories are
 refreshed with every activation a batch computes.
 
 Applies to mean-aggregating encoders (``sage``, ``rgcn``). Memory grows with
-the graph: ``num_layers x num_nodes x hidden`` floats of history.
+the graph: ``num_layers x num_nodes x hidden`` floats of history. In a
+multi-process job every rank keeps its own histories, refreshed by its own
+batches only (staler histories: a larger correction, the same expectation).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ class ControlVariate:
             raise ConfigError("control_variate needs a mean-aggregating encoder: model_encoder_type sage or rgcn.",
                               key="control_variate")
         self.layers = layers
-        self.history = [{t: torch.zeros(graph.num_nodes(t), layer.in_dim) for t in graph.node_types}
+        device = next(model.parameters()).device
+        self.history = [{t: torch.zeros(graph.num_nodes(t), layer.in_dim, device=device) for t in graph.node_types}
                         for layer in layers]
 
     def embed(self, model: nn.Module, mb: MiniBatch) -> dict[str, torch.Tensor]:
@@ -48,6 +51,7 @@ class ControlVariate:
         h = model.input(sub.input_nodes, mb.x)
         for i, (layer, block, full) in enumerate(zip(self.layers, sub.blocks, mb.full_blocks)):
             hist = self.history[i]
+            full = full.to(next(iter(hist.values())).device)  # the pipeline makes full blocks on the CPU
             block.history_src = {t: hist[t][ids] for t, ids in block.src_nodes.items()}
             block.history_agg = self._history_means(layer, full, hist)
             for t, x in h.items():  # refresh with what this batch computed (after reading the old values)

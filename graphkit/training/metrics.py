@@ -358,7 +358,7 @@ def ranks(pos_scores: Tensor, neg_scores: Tensor) -> Tensor:
 
 def mrr(pos_scores: Tensor, neg_scores: Tensor) -> float:
     r"""Mean reciprocal rank, :math:`\frac{1}{B}\sum_b 1 / r_b`; see :func:`ranks`."""
-    return ranks(pos_scores, neg_scores).reciprocal().mean().item()
+    return mrr_of_ranks(ranks(pos_scores, neg_scores))
 
 
 def hits_at_k(pos_scores: Tensor, neg_scores: Tensor, k: int) -> float:
@@ -366,7 +366,17 @@ def hits_at_k(pos_scores: Tensor, neg_scores: Tensor, k: int) -> float:
 
     Uses the tie-averaged rank of :func:`ranks`, as OGB's MRR evaluator does.
     """
-    return (ranks(pos_scores, neg_scores) <= k).double().mean().item()
+    return hits_of_ranks(ranks(pos_scores, neg_scores), k)
+
+
+def mrr_of_ranks(r: Tensor) -> float:
+    """:func:`mrr` from the ranks of :func:`ranks` (distributed evaluation gathers ranks, not scores)."""
+    return r.reciprocal().mean().item()
+
+
+def hits_of_ranks(r: Tensor, k: int) -> float:
+    """:func:`hits_at_k` from the ranks of :func:`ranks`."""
+    return (r <= k).double().mean().item()
 
 
 # ---------------------------------------------------------------------------
@@ -382,15 +392,25 @@ class Metric:
         fn (callable): Computes the value, a float or a per-class dict.
         higher_is_better (bool): Direction used to pick the best model.
         kind (str): ``"classification"``, ``"regression"`` or ``"link"``.
+        of_ranks (callable, optional): For link metrics, the same value from
+            the positives' ranks alone (:func:`ranks`), which is what
+            distributed evaluation gathers. (default: :obj:`None`)
     """
 
     name: str
     fn: Callable[[Tensor, Tensor], MetricValue]
     higher_is_better: bool
     kind: MetricKind
+    of_ranks: Callable[[Tensor], float] | None = None
 
     def __call__(self, a: Tensor, b: Tensor) -> MetricValue:
         return self.fn(a, b)
+
+    def from_ranks(self, r: Tensor) -> MetricValue:
+        """The metric from the positives' ranks ``r [B]`` (link metrics only)."""
+        if self.of_ranks is None:
+            raise ValueError(f"metric '{self.name}' is not a ranking metric")
+        return self.of_ranks(r)
 
     @staticmethod
     def scalar(value: MetricValue) -> float:
@@ -451,7 +471,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("mse", mse, False, _R),
     Metric("rmse", rmse, False, _R),
     Metric("mae", mae, False, _R),
-    Metric("mrr", mrr, True, _L),
+    Metric("mrr", mrr, True, _L, of_ranks=mrr_of_ranks),
 ]}
 _HIT_AT = re.compile(r"hit_at_(\d+)")
 
@@ -459,7 +479,8 @@ _HIT_AT = re.compile(r"hit_at_(\d+)")
 def _hit_at(k: int, kind: MetricKind) -> Metric:
     if kind == _C:
         return Metric(f"hit_at_{k}", lambda s, y: classification_hit_at_k(s, y, k), True, _C)
-    return Metric(f"hit_at_{k}", lambda pos, neg: hits_at_k(pos, neg, k), True, _L)
+    return Metric(f"hit_at_{k}", lambda pos, neg: hits_at_k(pos, neg, k), True, _L,
+                  of_ranks=lambda r: hits_of_ranks(r, k))
 
 
 def get_metric(name: str, kind: MetricKind | None = None) -> Metric:

@@ -59,25 +59,92 @@ def test_ir_parses_strictly_as_pipeline_and_platform_spec(name):
                                                          "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"}
 
 
-def test_training_step_gets_gpus_image_and_placement_from_parameters():
+def _leaf_tasks(spec):
+    """Every container task of the pipeline: (task name, component, the conditions on its path, its inputs)."""
+    out = []
+
+    def walk(dag, conds):
+        for name, t in dag["tasks"].items():
+            cond = t.get("triggerPolicy", {}).get("condition")
+            here = conds + ([cond] if cond else [])
+            comp = spec["components"][t["componentRef"]["name"]]
+            if "dag" in comp:
+                walk(comp["dag"], here)
+            else:
+                out.append((name, t["componentRef"]["name"], here, t.get("inputs", {})))
+
+    walk(spec["root"]["dag"], [])
+    return out
+
+
+def _cond(param, value, negate=False):
+    c = f"inputs.parameter_values['pipelinechannel--{param}'] == {value}"
+    return f"!({c})" if negate else c
+
+
+def _producer(inputs, name):
+    return inputs["artifacts"][name]["taskOutputArtifact"]["producerTask"]
+
+
+def test_gpu_steps_get_gpus_image_and_placement_from_parameters():
     from graphkit.kubeflow.image import IMAGE
 
     spec, platform = _docs(os.path.join(REPO, "pipelines", "compiled", "graphkit-train-pipeline.yaml"))
     params = spec["root"]["inputDefinitions"]["parameters"]
     assert params["gpus"]["defaultValue"] == 0 and params["train_image"]["defaultValue"] == IMAGE
-    train = spec["deploymentSpec"]["executors"]["exec-train"]["container"]
-    assert train["image"] == "{{$.inputs.parameters['pipelinechannel--train_image']}}"
-    assert train["resources"]["accelerator"] == {
-        "resourceCount": "{{$.inputs.parameters['pipelinechannel--gpus']}}",
-        "resourceType": "{{$.inputs.parameters['pipelinechannel--gpu_type']}}"}
-    k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train"]
-    assert k8s["nodeSelector"]["nodeSelectorJson"]["componentInputParameter"] == "train_node_selector"
-    assert k8s["tolerations"][0]["tolerationJson"]["componentInputParameter"] == "train_tolerations"
-    # optional stages sit under a condition; the others are plain DAG tasks
-    tasks = spec["root"]["dag"]["tasks"]
-    assert set(tasks) == {"transform", "idmap", "condition-1", "train", "infer"}
-    assert tasks["condition-1"]["triggerPolicy"]["condition"] == \
-        "inputs.parameter_values['pipelinechannel--run_partition'] == true"
+    gpu_steps = [(name, comp) for name, comp, _, _ in _leaf_tasks(spec)
+                 if name.split("-")[0] in ("train", "distill") or name.startswith("lm-")]
+    assert len(gpu_steps) == 3 + 3 + 2 + 2  # train, distill in each branch; lm-finetune, lm-embed in two
+    k8s_execs = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    for name, comp in gpu_steps:
+        ex = spec["components"][comp]["executorLabel"]
+        container = spec["deploymentSpec"]["executors"][ex]["container"]
+        assert container["image"] == "{{$.inputs.parameters['pipelinechannel--train_image']}}", name
+        assert container["resources"]["accelerator"] == {
+            "resourceCount": "{{$.inputs.parameters['pipelinechannel--gpus']}}",
+            "resourceType": "{{$.inputs.parameters['pipelinechannel--gpu_type']}}"}, name
+        k8s = k8s_execs[ex]
+        assert k8s["nodeSelector"]["nodeSelectorJson"]["componentInputParameter"].endswith("train_node_selector")
+        assert k8s["tolerations"][0]["tolerationJson"]["componentInputParameter"].endswith("train_tolerations")
+    # every condition that holds a GPU step receives the GPU parameters (kfp forgets them without help)
+    for comp in spec["components"].values():
+        if "dag" in comp and any(t["componentRef"]["name"].startswith(("comp-train", "comp-lm-", "comp-distill"))
+                                 for t in comp["dag"]["tasks"].values()):
+            assert {"pipelinechannel--gpus", "pipelinechannel--gpu_type"} <= set(comp["inputDefinitions"]["parameters"])
+
+
+def test_optional_stages_sit_behind_their_switches():
+    spec, _ = _docs(os.path.join(REPO, "pipelines", "compiled", "graphkit-train-pipeline.yaml"))
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    for switch in ("run_partition", "lm_finetune", "lm_embed", "distill"):
+        assert params[switch]["parameterType"] == "BOOLEAN" and params[switch]["defaultValue"] is False
+    tasks = {name: (comp, conds, inputs) for name, comp, conds, inputs in _leaf_tasks(spec)}
+    assert tasks["transform"][1] == tasks["idmap"][1] == []
+    assert tasks["partition"][1] == [_cond("run_partition", "true")]
+    # switches off (the default): train -> infer on the idmap graph, with the plain task names
+    plain = [_cond("lm_embed", "false")]
+    assert tasks["train"][1] == tasks["infer"][1] == plain
+    assert tasks["train"][2]["artifacts"]["graph"]["componentInputArtifact"] == "pipelinechannel--idmap-graph"
+    assert tasks["distill"][1] == plain + [_cond("distill", "true")]
+    # the trained model reaches the distill condition as its input
+    assert tasks["distill"][2]["artifacts"]["teacher"]["componentInputArtifact"] == "pipelinechannel--train-model"
+    assert tasks["lm-finetune"][1] == plain + [_cond("lm_finetune", "true")]
+    # lm_embed: lm-finetune -> lm-embed (the fine-tuned model) -> train, or lm-embed (lm_model) -> train
+    embed = [_cond("lm_embed", "false", negate=True)]
+    branches = {}
+    for name, (_, conds, inputs) in tasks.items():
+        if name.startswith("lm-embed"):
+            assert conds[:1] == embed and len(conds) == 2
+            branches[conds[1]] = (name, inputs)
+    tuned_name, tuned = branches[_cond("lm_finetune", "true")]
+    pre_name, pre = branches[_cond("lm_finetune", "true", negate=True)]
+    assert _producer(tuned, "finetuned_model").startswith("lm-finetune") and "finetuned_model" not in pre["artifacts"]
+    for emb_name in (tuned_name, pre_name):
+        (train,) = [n for n, (c, _, i) in tasks.items() if c.startswith("comp-train") and
+                    "taskOutputArtifact" in i["artifacts"]["graph"] and _producer(i, "graph") == emb_name]
+        (infer,) = [n for n, (c, _, i) in tasks.items() if c.startswith("comp-infer") and
+                    _producer(i, "model") == train]
+        assert _producer(tasks[infer][2], "graph") == emb_name
 
 
 def test_components_run_on_the_pinned_image_and_install_nothing():

@@ -12,7 +12,7 @@ import yaml
 from graphkit.cli.main import build_parser, main
 from graphkit.errors import GraphkitError
 from graphkit.kubeflow.jobs import JobSpec, Volume, render_pytorchjob, render_trainjob
-from graphkit.kubeflow.launcher import job_state, run_local, run_on_cluster, torchrun_command
+from graphkit.kubeflow.launcher import job_state, run_local, torchrun_command
 
 STAGE = ["train", "--part-config", "/mnt/graphkit/graph", "--cf", "/mnt/graphkit/train.yaml"]
 
@@ -111,11 +111,83 @@ def test_job_state_follows_conditions():
     assert job_state(obj(("Complete", "True", "", "")), "trainjob").phase == "succeeded"
 
 
-def test_multi_process_is_refused_until_the_trainer_supports_it():
-    with pytest.raises(GraphkitError, match="issue 7"):
-        run_on_cluster(big_spec(), apis=(None, None))
-    with pytest.raises(GraphkitError, match="issue 7"):
-        run_local(["info", "/nowhere"], nproc_per_node=2)
+TRAIN = [*STAGE, "--save-model-path", "/mnt/graphkit/model"]
+
+
+def _containers(job: dict) -> list[dict]:
+    return [rep["template"]["spec"]["containers"][0] for rep in job["spec"]["pytorchReplicaSpecs"].values()]
+
+
+def test_n_pods_by_k_cpu_processes_resume_after_restarts(validate_k8s):
+    spec = JobSpec(name="cpu-train", image="img:1", args=TRAIN, workers=3, nproc_per_worker=4, max_restarts=2,
+                   volumes=[Volume("graphkit-data", "/mnt/graphkit")], shm_size="8Gi")
+    assert spec.world_size == 12
+    job = render_pytorchjob(spec)
+    validate_k8s(job)
+    reps = job["spec"]["pytorchReplicaSpecs"]
+    assert (reps["Master"]["replicas"], reps["Worker"]["replicas"], job["spec"]["nprocPerNode"]) == (1, 2, "4")
+    assert job["spec"]["runPolicy"]["backoffLimit"] == 2
+    assert all(rep["restartPolicy"] == "OnFailure" for rep in reps.values())
+    for rep in reps.values():
+        pod = rep["template"]["spec"]
+        (c,) = pod["containers"]
+        # several pods: the operator restarts failed pods; torchrun gets no --max-restarts (static rendezvous)
+        assert c["command"] == ["torchrun", "-m", "graphkit.cli.main", *TRAIN, "--resume"]
+        assert "resources" not in c
+        assert {"name": "dshm", "mountPath": "/dev/shm"} in c["volumeMounts"]
+        assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "8Gi"}} in pod["volumes"]
+
+
+def test_one_pod_restarts_its_processes_in_place(validate_k8s):
+    spec = JobSpec(name="one-pod", image="img:1", args=TRAIN + ["--resume"], nproc_per_worker=2, max_restarts=1,
+                   volumes=[Volume("graphkit-data", "/mnt/graphkit")])
+    job = render_pytorchjob(spec)
+    validate_k8s(job)
+    (c,) = _containers(job)
+    assert c["command"] == ["torchrun", "--max-restarts=1", "-m", "graphkit.cli.main", *TRAIN, "--resume"]
+    assert list(job["spec"]["pytorchReplicaSpecs"]) == ["Master"] and job["spec"]["nprocPerNode"] == "2"
+    single = render_pytorchjob(JobSpec(name="one", image="img:1", args=TRAIN, volumes=spec.volumes))
+    (c,) = _containers(single)
+    assert c["command"] == ["torchrun", "-m", "graphkit.cli.main", *TRAIN]  # no restarts: no --resume
+    assert [v["name"] for v in single["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["volumes"]] \
+        == ["data-0"]  # one process per pod: no /dev/shm volume
+
+
+def test_trainjob_n_nodes_by_k_gpus(validate_k8s):
+    job = render_trainjob(big_spec(max_restarts=3))
+    validate_k8s(job)
+    t = job["spec"]["trainer"]
+    assert (t["numNodes"], t["numProcPerNode"]) == (3, 4)
+    assert t["command"] == ["torchrun", "-m", "graphkit.cli.main", *STAGE, "--resume"]
+    (override,) = job["spec"]["templateOverrides"][0]["pod"]
+    mounts = override["spec"]["containers"][0]["volumeMounts"]
+    assert [m["mountPath"] for m in mounts] == ["/mnt/graphkit", "/dev/shm"]
+
+
+def test_restarted_or_spread_training_must_checkpoint_to_a_volume():
+    with pytest.raises(GraphkitError, match="not on a mounted volume"):
+        JobSpec(name="x", image="i", args=[*STAGE, "--save-model-path", "/tmp/model"], workers=2)
+    with pytest.raises(GraphkitError, match="not on a mounted volume"):
+        JobSpec(name="x", image="i", args=[*STAGE, "--save-model-path=/tmp/model"], max_restarts=1)
+    JobSpec(name="x", image="i", args=[*STAGE, "--save-model-path", "/tmp/model"])  # one pod, no restarts
+    JobSpec(name="x", image="i", args=TRAIN, workers=2, volumes=[Volume("c", "/mnt/graphkit")])
+    JobSpec(name="x", image="i", args=["info", "/g"], workers=2)
+    with pytest.raises(GraphkitError, match="one process per GPU"):
+        JobSpec(name="x", image="i", args=STAGE, gpus_per_worker=2, nproc_per_worker=4)
+
+
+def test_launch_cli_renders_n_by_k_and_runs_torchrun_locally(capsys):
+    assert main(["launch", "--render", "--name", "t2", "--workers", "2", "--nproc-per-worker", "3",
+                 "--pvc", "graphkit-data:/mnt/graphkit", "--", *TRAIN]) == 0
+    job = yaml.safe_load(capsys.readouterr().out)
+    assert job["spec"]["nprocPerNode"] == "3" and job["spec"]["runPolicy"]["backoffLimit"] == 3  # default
+    assert _containers(job)[0]["command"][-1] == "--resume"
+    assert torchrun_command(["train", "--cf", "x"], 2, max_restarts=1)[3:] == [
+        "--standalone", "--nproc-per-node=2", "--max-restarts=1", "-m", "graphkit.cli.main", "train", "--cf", "x",
+        "--resume"]
+    assert torchrun_command(["info", "/g"], 2)[-2:] == ["info", "/g"]
+    with pytest.raises(GraphkitError, match="nproc-per-node >= 1"):
+        run_local(["info", "/nowhere"], nproc_per_node=0)
 
 
 def test_local_launch_runs_a_stage_under_torchrun(tmp_path, shop_tables):

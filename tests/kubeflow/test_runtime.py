@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field
 
+import pytest
+
 from graphkit.kubeflow.runtime import stage_argv
 
 
@@ -47,3 +49,31 @@ def test_an_inline_training_yaml_is_written_to_a_file():
     with open(argv[argv.index("--cf") + 1]) as f:
         assert f.read() == "version: 1.0\ngsf: {}\n"
     assert argv[-2:] == ["--seed", "0"]
+
+
+def test_lm_stage_arguments():
+    assert stage_argv("lm-finetune", {"graph": Art("/g"), "lm_model": "/mnt/graphkit/minilm", "model": Art("/m"),
+                                      "mode": "supervised", "epochs": 2, "seed": 1,
+                                      "options": "--ntype paper --label-field label"}) == [
+        "lm-finetune", "--graph-dir", "/g", "--lm-model", "/mnt/graphkit/minilm", "--output-dir", "/m", "--mode",
+        "supervised", "--epochs", "2", "--seed", "1", "--ntype", "paper", "--label-field", "label"]
+    base = {"graph": Art("/g"), "embedded": Art("/e"), "lm_model": "/lm", "feature_name": "lm_emb",
+            "pooling": "mean", "cache_dir": "", "options": "--batch-size 128"}
+    assert stage_argv("lm-embed", base) == [
+        "lm-embed", "--graph-dir", "/g", "--lm-model", "/lm", "--output-dir", "/e", "--feature-name", "lm_emb",
+        "--pooling", "mean", "--batch-size", "128"]
+    # a fine-tuned model artifact wins over lm_model; a cache folder is passed on
+    argv = stage_argv("lm-embed", {**base, "finetuned_model": Art("/ft"), "cache_dir": "/mnt/graphkit/cache"})
+    assert argv[argv.index("--lm-model") + 1] == "/ft" and argv[-4:-2] == ["--cache-dir", "/mnt/graphkit/cache"]
+    with pytest.raises(ValueError, match="lm_model"):
+        stage_argv("lm-embed", {**base, "lm_model": ""})
+
+
+def test_distill_arguments():
+    p = {"graph": Art("/g"), "teacher": Art("/t"), "student": Art("/s"), "student_kind": "mlp", "lm_model": "",
+         "num_epochs": -1, "options": ""}
+    assert stage_argv("distill", p) == ["distill", "--part-config", "/g", "--restore-model-path", "/t",
+                                        "--save-model-path", "/s", "--student", "mlp"]
+    assert stage_argv("distill", {**p, "student_kind": "lm", "lm_model": "/lm", "num_epochs": 3,
+                                  "options": "--lr 1e-4"})[-8:] == [
+        "--student", "lm", "--lm-model", "/lm", "--num-epochs", "3", "--lr", "1e-4"]

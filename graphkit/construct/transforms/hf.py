@@ -58,6 +58,7 @@ class BertHF(Transform):
         "max_seq_length": Param((int,), required=True, doc="Tokens per text (truncated/padded)."),
         "infer_batch_size": Param((int,), default=1024, doc="Texts per forward pass."),
         "pooling": Param((str,), default="pooler", doc="pooler, cls or mean."),
+        "cache_dir": Param((str,), default=None, doc="Cache embedded chunks here (graphkit.lm.cache); none: off."),
     }
 
     def validate(self) -> None:
@@ -69,11 +70,16 @@ class BertHF(Transform):
             raise self.error("pooling", f"unknown pooling '{self.p['pooling']}'.", f"Choices: {', '.join(POOLINGS)}.")
 
     def apply(self, values: np.ndarray, state: dict) -> dict[str, np.ndarray]:
-        from graphkit.lm.embed import embed_tokens, tokenize
-        from graphkit.lm.loading import load_model, load_tokenizer
+        # the same embedding path as `graphkit lm-embed` (graphkit.lm.chunked), cached when cache_dir is set
+        from graphkit.lm.cache import EmbeddingCache
+        from graphkit.lm.chunked import embed_rows
+        from graphkit.lm.embed import tokenize
+        from graphkit.lm.encoder import TextEncoder
+        from graphkit.lm.loading import load_tokenizer
 
         key = f"{self.spec.key}.bert_model"
         tokens = tokenize(load_tokenizer(self.p["bert_model"], key), _texts(values), self.p["max_seq_length"])
-        emb = embed_tokens(load_model(self.p["bert_model"], key), tokens, self.p["infer_batch_size"],
-                           self.p["pooling"], desc=f"bert_hf {self.feature.name}")
+        encoder = TextEncoder.load(self.p["bert_model"], self.p["pooling"], key=key)
+        emb, _ = embed_rows(encoder, tokens, self.p["infer_batch_size"], EmbeddingCache(self.p["cache_dir"]),
+                            desc=f"bert_hf {self.feature.name}")
         return {self.feature.name: emb.astype(self.out_dtype)}

@@ -2,13 +2,19 @@
 
 Tasks differ only in how they build mini-batches, compute their loss and
 evaluate; the loop in :mod:`graphkit.training.trainer` is shared by all.
+
+Evaluation is written once, here (:meth:`Task.evaluate`), for any number of
+processes: a task only says how to batch a split (``eval_loaders``) and what
+a batch yields (``eval_outputs``: keys and the metric's two arguments);
+:mod:`graphkit.training.evaluation` runs this rank's batches, gathers the
+union and scores it, giving the one-process metric exactly.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 import numpy as np
 import torch
@@ -17,11 +23,13 @@ from torch import nn
 from graphkit.errors import ConfigError
 from graphkit.loading.features import FeatureStore
 from graphkit.distributed.context import current
+from graphkit.distributed.dealt_batches import DealtBatches
 from graphkit.loading.pipeline import MiniBatch, _Pipeline
 from graphkit.sampling.base import EdgeType
 from graphkit.sampling.neighbor import NeighborSampler
 from graphkit.storage.graph import Graph
 from graphkit.training.config import TaskConfig, TrainConfig
+from graphkit.training.evaluation import EvalOutput, gather_union, predict_share
 from graphkit.training.losses import make_class_loss, make_regression_loss
 from graphkit.training.metrics import Metric, get_metric
 
@@ -52,6 +60,7 @@ class Task(ABC):
         names = [names] if isinstance(names, str) else list(names)
         self.metrics: list[Metric] = [get_metric(n, self.metric_kind) for n in names]
         self.weight = float(cfg.task_weight)
+        self.device = torch.device("cpu")
 
     metric_kind: Optional[str] = None
 
@@ -83,20 +92,33 @@ class Task(ABC):
                 fanout = self.train_cfg.eval_fanout
         if self.train_cfg.model_encoder_type == "mlp":
             fanout = []
+        make = getattr(self.graph, "neighbor_sampler", None)  # a partitioned graph brings its own sampler
+        if make is not None:
+            return make(fanout, **self.sampler_options())
         return NeighborSampler(self.graph, fanout, **self.sampler_options())
 
     def sampler_options(self) -> dict:
         return {}
 
-    @staticmethod
-    def shard() -> dict:
-        """``rank``/``world_size`` for seed sources: each rank trains on its equal share of the seeds."""
+    def shard(self) -> dict:
+        """``rank``/``world_size`` for seed sources: each rank trains on its equal share of the seeds
+        (on a partitioned graph: of its partition's seeds, shared only by the ranks holding that partition)."""
+        own = getattr(self.graph, "seed_shard", None)
+        if own is not None:
+            return own()
         ctx = current()
         return {"rank": ctx.rank, "world_size": ctx.world_size}
 
     def ready(self, loader: _Pipeline) -> _Pipeline:
-        """The last step of every training pipeline: run it ahead of the model (a background thread)."""
-        return loader.prefetch(2)
+        """The last step of every training pipeline: run it ahead of the model, in a background thread, or
+        in ``num_workers`` forked sampler processes (GraphStorm's option; the same batches either way)."""
+        workers = int(self.train_cfg.num_workers)
+        if workers < 0:
+            raise ConfigError(f"num_workers must be >= 0, got {workers}.", key="num_workers")
+        equal = getattr(self.graph, "equal_batches", None)  # partitioned: pad to the longest rank's batches
+        if equal is not None:
+            loader = equal(loader)
+        return loader.prefetch(2, workers=workers)
 
     @abstractmethod
     def decoder(self, hidden: int) -> nn.Module:
@@ -110,9 +132,38 @@ class Task(ABC):
     def loss(self, model: nn.Module, mb: MiniBatch) -> torch.Tensor:
         """The loss of one mini-batch."""
 
+    def to(self, device: torch.device | str) -> "Task":
+        """Compute on ``device``: batches and targets go there; so do loss buffers (class weights)."""
+        self.device = torch.device(device)
+        loss_fn = getattr(self, "loss_fn", None)
+        if isinstance(loss_fn, nn.Module):
+            loss_fn.to(self.device)
+        return self
+
     @abstractmethod
+    def eval_loaders(self, split: str, deal: Callable[[_Pipeline], DealtBatches]) -> list[DealtBatches]:
+        """The ``val`` or ``test`` split's batches: ``deal(seed source).sample(...).fetch(...)`` per seed source."""
+
+    @abstractmethod
+    def eval_outputs(self, model: nn.Module, mb: MiniBatch) -> EvalOutput:
+        """One evaluation batch's keys (node or edge IDs) and the two arguments of the task's metrics."""
+
+    def score(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, float]:
+        """Metric name -> value over the whole split's ``eval_outputs``."""
+        return self.scalarize({m.name: m(a, b) for m in self.metrics})
+
+    @torch.no_grad()
     def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
-        """Metric name -> value on the ``val`` or ``test`` split (model in eval mode, no grad)."""
+        """Metric name -> value on the ``val`` or ``test`` split (model in eval mode, no grad).
+
+        In a multi-process job every rank must call it (it gathers); every rank gets the same values.
+        """
+        ctx = current()
+        rows = predict_share(self, model, split, ctx)
+        if rows is None:
+            return {m.name: float("nan") for m in self.metrics}
+        a, b = gather_union(rows, ctx)
+        return self.score(a, b)
 
     def supervised_loss(self, regression: bool, num_classes: int) -> nn.Module:
         """The loss a classification/regression task's config asks for."""

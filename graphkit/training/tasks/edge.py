@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 import numpy as np
 import torch
 from torch import nn
 
+from graphkit.distributed.dealt_batches import DealtBatches
 from graphkit.errors import ConfigError
-from graphkit.loading.pipeline import EdgeSeeds, MiniBatch
+from graphkit.loading.pipeline import EdgeSeeds, MiniBatch, _Pipeline
 from graphkit.models.decoders import make_edge_decoder
+from graphkit.training.evaluation import EvalOutput
 from graphkit.training.tasks.base import SPLITS, Task, mask_ids, parse_etype
 
 
@@ -73,7 +75,9 @@ class EdgeTask(Task):
         assert eb is not None
         s, _, d = self.etype
         h = model.embed(mb.subgraph, mb.x)
-        out = model.decoders[self.name](h[s][eb.src_index], h[d][eb.dst_index], self.edge_features(eb.eids.numpy()))
+        feats = self.edge_features(eb.eids.cpu().numpy())
+        out = model.decoders[self.name](h[s][eb.src_index], h[d][eb.dst_index],
+                                        None if feats is None else feats.to(self.device))
         return out.squeeze(-1) if self.regression else out
 
     def edge_features(self, eids: np.ndarray) -> Optional[torch.Tensor]:
@@ -84,23 +88,20 @@ class EdgeTask(Task):
                                                 for a in self.edge_feats], axis=1))
 
     def _targets(self, eids: torch.Tensor) -> torch.Tensor:
-        y = torch.from_numpy(np.take(self.labels, eids.numpy(), axis=0))
-        return y.float() if (self.regression or self.cfg.multilabel) else y.long()
+        y = torch.from_numpy(np.take(self.labels, eids.cpu().numpy(), axis=0))
+        return (y.float() if (self.regression or self.cfg.multilabel) else y.long()).to(self.device)
 
     def loss(self, model: nn.Module, mb: MiniBatch) -> torch.Tensor:
         assert mb.eids is not None
         return self.loss_fn(self.predict(model, mb), self._targets(mb.eids))
 
-    @torch.no_grad()
-    def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
+    def eval_loaders(self, split: str, deal: Callable[[_Pipeline], DealtBatches]) -> list[DealtBatches]:
         ids = self.ids[split]
         if ids.size == 0:
-            return {m.name: float("nan") for m in self.metrics}
-        loader = (EdgeSeeds(self.etype, ids, int(self.train_cfg.eval_batch_size))
-                  .sample(self.sampler(True), exclude_targets=False).fetch(self.store).prefetch(2))
-        preds, ys = [], []
-        for mb in loader:
-            preds.append(self.predict(model, mb))
-            ys.append(self._targets(mb.eids))  # type: ignore[arg-type]
-        pred, y = torch.cat(preds), torch.cat(ys)
-        return self.scalarize({m.name: m(pred, y) for m in self.metrics})
+            return []
+        return [deal(EdgeSeeds(self.etype, ids, int(self.train_cfg.eval_batch_size)))
+                .sample(self.sampler(True), exclude_targets=False).fetch(self.store)]
+
+    def eval_outputs(self, model: nn.Module, mb: MiniBatch) -> EvalOutput:
+        assert mb.eids is not None
+        return EvalOutput(mb.eids, self.predict(model, mb), self._targets(mb.eids))

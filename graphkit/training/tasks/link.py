@@ -17,19 +17,22 @@ destinations (GraphStorm's protocol, unfiltered).
 from __future__ import annotations
 
 import itertools
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
+from graphkit.distributed.dealt_batches import DealtBatches
 from graphkit.errors import ConfigError
-from graphkit.loading.pipeline import EdgeSeeds, MiniBatch
+from graphkit.loading.pipeline import EdgeSeeds, MiniBatch, _Pipeline
 from graphkit.models.decoders import l2_normalize, make_link_scorer
 from graphkit.sampling.base import EdgeType
 from graphkit.sampling.negative import build_negative_sampler
 from graphkit.sampling.neighbor import mix_seed
+from graphkit.training.evaluation import EvalOutput
 from graphkit.training.losses import make_lp_loss
+from graphkit.training.metrics import ranks
 from graphkit.training.tasks.base import SPLITS, Task, mask_ids, parse_etype
 
 
@@ -132,24 +135,21 @@ class LinkTask(Task):
         pos, neg = self._scores(model, mb)
         return self.loss_fn(pos, neg)
 
-    @torch.no_grad()
-    def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
+    def eval_loaders(self, split: str, deal: Callable[[_Pipeline], DealtBatches]) -> list[DealtBatches]:
         sampler = self.sampler(True)
-        pos_all, neg_all = [], []
-        for i, e in enumerate(self.eval_etypes):
-            ids = self.ids[split][e]
-            if ids.size == 0:
-                continue
-            loader = (EdgeSeeds(e, ids, int(self.train_cfg.eval_batch_size), seed=int(mix_seed(7, i)))
-                      .sample(sampler, negative=self.eval_neg, exclude_targets=False).fetch(self.store).prefetch(2))
-            for mb in loader:
-                pos, neg = self._scores(model, mb)
-                pos_all.append(pos)
-                neg_all.append(neg)
-        if not pos_all:
-            return {m.name: float("nan") for m in self.metrics}
-        pos, neg = torch.cat(pos_all), torch.cat(neg_all)
-        return self.scalarize({m.name: m(pos, neg) for m in self.metrics})
+        return [deal(EdgeSeeds(e, self.ids[split][e], int(self.train_cfg.eval_batch_size), seed=int(mix_seed(7, i))))
+                .sample(sampler, negative=self.eval_neg, exclude_targets=False).fetch(self.store)
+                for i, e in enumerate(self.eval_etypes) if self.ids[split][e].size]
+
+    def eval_outputs(self, model: nn.Module, mb: MiniBatch) -> EvalOutput:
+        """Each positive edge's rank among its own negatives, keyed by edge ID (no labels)."""
+        assert mb.eids is not None
+        pos, neg = self._scores(model, mb)
+        r = ranks(pos, neg)
+        return EvalOutput(mb.eids, r, r.new_zeros((r.shape[0], 0)))
+
+    def score(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, float]:
+        return self.scalarize({m.name: m.from_ranks(a) for m in self.metrics})
 
 
 class _Chain:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
 from torch import nn
 
+from graphkit.distributed.dealt_batches import DealtBatches
 from graphkit.errors import ConfigError
-from graphkit.loading.pipeline import MiniBatch, NodeSeeds
+from graphkit.loading.pipeline import MiniBatch, NodeSeeds, _Pipeline
 from graphkit.models.decoders import make_node_decoder
 from graphkit.training.control_variate import ControlVariate, FullBlocks
+from graphkit.training.evaluation import EvalOutput
 from graphkit.training.tasks.base import SPLITS, Task, mask_ids
 
 
@@ -63,8 +65,8 @@ class NodeTask(Task):
         return make_node_decoder(self.cfg.decoder_type, hidden, self.num_classes)
 
     def _targets(self, ids: torch.Tensor) -> torch.Tensor:
-        y = torch.from_numpy(np.take(self.labels, ids.numpy(), axis=0))
-        return y.float() if (self.regression or self.cfg.multilabel) else y.long()
+        y = torch.from_numpy(np.take(self.labels, ids.cpu().numpy(), axis=0))
+        return (y.float() if (self.regression or self.cfg.multilabel) else y.long()).to(self.device)
 
     def train_batches(self, seed: int) -> Iterable[MiniBatch]:
         loader = (NodeSeeds({self.ntype: self.ids["train"]}, self.batch_size, shuffle=True, seed=seed, **self.shard())
@@ -86,16 +88,13 @@ class NodeTask(Task):
     def loss(self, model: nn.Module, mb: MiniBatch) -> torch.Tensor:
         return self.loss_fn(self.predict(model, mb), self._targets(mb.seeds[self.ntype]))
 
-    @torch.no_grad()
-    def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
+    def eval_loaders(self, split: str, deal: Callable[[_Pipeline], DealtBatches]) -> list[DealtBatches]:
         ids = self.ids[split]
         if ids.size == 0:
-            return {m.name: float("nan") for m in self.metrics}
-        loader = (NodeSeeds({self.ntype: ids}, int(self.train_cfg.eval_batch_size))
-                  .sample(self.sampler(True)).fetch(self.store).prefetch(2))
-        preds, ys = [], []
-        for mb in loader:
-            preds.append(self.predict(model, mb))
-            ys.append(self._targets(mb.seeds[self.ntype]))
-        pred, y = torch.cat(preds), torch.cat(ys)
-        return self.scalarize({m.name: m(pred, y) for m in self.metrics})
+            return []
+        return [deal(NodeSeeds({self.ntype: ids}, int(self.train_cfg.eval_batch_size)))
+                .sample(self.sampler(True)).fetch(self.store)]
+
+    def eval_outputs(self, model: nn.Module, mb: MiniBatch) -> EvalOutput:
+        ids = mb.seeds[self.ntype]
+        return EvalOutput(ids, self.predict(model, mb), self._targets(ids))

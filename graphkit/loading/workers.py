@@ -16,12 +16,11 @@ Why fork, and what is shared:
   could not be pickled for ``spawn`` anyway.
 - numba's OpenMP pool and torch's thread pool are not fork-safe: a worker sets
   numba and torch to one thread, and the sampler then uses its serial kernel.
-- A batch comes back as one shared-memory buffer holding all its tensors
-  (:mod:`graphkit.loading.packing`), whose file descriptor
-  ``torch.multiprocessing``'s reductions pass over a Unix socket; the trainer
-  maps it without copying. A worker stays alive (idle) until the trainer has
-  received everything, since the descriptors are handed over by the worker's
-  resource-sharer thread.
+- A batch comes back as a small pickle plus one shared-memory buffer holding
+  all its tensors, whose file descriptor goes over the worker's Unix socket
+  (:mod:`graphkit.loading.packing`); the trainer maps it without copying. A
+  worker stays alive (idle) until the trainer has received everything (where
+  there is no ``memfd``, descriptors are served by a thread of the worker).
 
 Back-pressure: worker ``w`` may hold ``ceil(depth / N)`` batches the trainer
 has not taken yet (a semaphore per worker).
@@ -59,7 +58,7 @@ import numba
 import torch
 import torch.multiprocessing  # (registers the shared-memory tensor reductions with ForkingPickler)
 
-from graphkit.loading.packing import Packed
+from graphkit.loading import packing
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +123,11 @@ def _wait(sem: Any, stop: Any) -> bool:
 
 
 def _worker(wid: int, num: int, items: Callable[[], Iterator[Any]], run: Callable[[Any], Any], conn: Any,
-            slots: Any, stop: Any, parent: int) -> None:
+            slots: Any, flags: Any, stop: Any, parent: int) -> None:
     _die_with_parent(parent)
     torch.set_num_threads(1)
     numba.set_num_threads(1)
+    sender = packing.Sender(conn, flags)
     position = -1
     try:
         for position, mb in enumerate(items()):
@@ -135,7 +135,7 @@ def _worker(wid: int, num: int, items: Callable[[], Iterator[Any]], run: Callabl
                 continue
             if not _wait(slots, stop):
                 break
-            conn.send(Packed.of(run(mb)))
+            sender.send(run(mb))
         else:
             conn.send(_Done())
     except BaseException as e:  # noqa: BLE001 - everything is reported to the trainer
@@ -163,12 +163,14 @@ def worker_batches(items: Callable[[], Iterator[Any]], run: Callable[[Any], Any]
     stop = ctx.Event()
     per_worker = max(1, -(-depth // num_workers))
     slots = [ctx.Semaphore(per_worker) for _ in range(num_workers)]
-    pipes = [ctx.Pipe(duplex=False) for _ in range(num_workers)]
+    pipes = [ctx.Pipe(duplex=True) for _ in range(num_workers)]  # Unix sockets: they carry file descriptors
+    flags = [packing.free_flags(ctx) for _ in range(num_workers)]
+    receivers = [packing.Receiver(pipes[w][0], flags[w]) for w in range(num_workers)]
     procs: list = []
     try:
         for w in range(num_workers):
             p = ctx.Process(target=_worker, name=f"graphkit-sampler-{w}", daemon=not mp.current_process().daemon,
-                            args=(w, num_workers, items, run, pipes[w][1], slots[w], stop, os.getpid()))
+                            args=(w, num_workers, items, run, pipes[w][1], slots[w], flags[w], stop, os.getpid()))
             p.start()
             procs.append(p)
             pipes[w][1].close()  # the worker holds the writing end
@@ -181,8 +183,9 @@ def worker_batches(items: Callable[[], Iterator[Any]], run: Callable[[Any], Any]
                 return
             if isinstance(item, _Failure):
                 item.reraise()
+            batch = receivers[w].receive(item)
             slots[w].release()
-            yield item.unpack()
+            yield batch
             position += 1
     finally:
         _shutdown(procs, stop, [end for pipe in pipes for end in pipe])

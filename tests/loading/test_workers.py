@@ -53,11 +53,13 @@ def _tensors(obj, prefix: str = "") -> dict[str, torch.Tensor]:
     return out
 
 
-def _epochs(loader, epochs: int = 2) -> list[list[dict[str, torch.Tensor]]]:
+def _epochs(loader, epochs: int = 2, hold: bool = False) -> list[list[dict[str, torch.Tensor]]]:
+    """Every batch's tensors, per epoch: copies, so that each batch is freed at once and its shared buffer
+    goes back to the worker (the trainer's pattern), or the batches themselves (``hold``: none is freed)."""
     out = []
     for e in range(epochs):
         loader.set_epoch(e)
-        out.append([_tensors(mb) for mb in loader])
+        out.append([_tensors(mb) if hold else {k: v.clone() for k, v in _tensors(mb).items()} for mb in loader])
     return out
 
 
@@ -82,6 +84,7 @@ def test_node_batches_equal_the_in_thread_pipeline(graph, workers):
     thread = _epochs(loader().prefetch(2))
     procs = _epochs(loader().prefetch(2, workers=workers))
     _assert_bit_equal(thread, procs)
+    _assert_bit_equal(thread, _epochs(loader().prefetch(2, workers=workers), hold=True))  # 11 > POOL_SIZE held
     assert len(thread[0]) == 6 + 5  # ceil(40/7) item batches, then ceil(30/7) user batches, in order
     assert not torch.equal(thread[0][0][".seeds[item]"], thread[1][0][".seeds[item]"])  # a new shuffle per epoch
     assert "[0].edge_feat[('user', 'rates', 'item')]" in "".join(thread[0][0])  # edge features came back too
@@ -256,7 +259,7 @@ def test_packing_keeps_every_tensor_bit_for_bit():
     x = torch.arange(12, dtype=torch.float32).reshape(3, 4)
     box = Box(x, {"t": x.t(), "same": x, "flags": torch.tensor([True, False]), "half": torch.ones(3, dtype=torch.half),
                   "scalar": torch.tensor(7), "empty": torch.zeros(0, 5), "ids": torch.tensor([2**40, -1]), "n": 3})
-    packed = Packed.of(box)
+    packed = Packed.of(box)  # the torch-shared-memory form (macOS); Linux sends a memfd, tested by every test above
     assert packed.buffer.is_shared() and packed.buffer.numel() < 1024
     out = packed.unpack()
     for k, v in box.rest.items():
@@ -265,3 +268,27 @@ def test_packing_keeps_every_tensor_bit_for_bit():
             assert got.dtype == v.dtype and got.shape == v.shape and torch.equal(got, v), k
     assert torch.equal(out.a, x) and out.rest["n"] == 3
     assert out.a.data_ptr() == out.rest["same"].data_ptr()  # a tensor referenced twice is stored once
+
+
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="buffer recycling uses Linux memfd")
+def test_shared_buffers_are_recycled_only_once_the_trainer_frees_a_batch():
+    import multiprocessing as mp
+
+    from graphkit.loading.packing import POOL_SIZE, Receiver, Sender, free_flags
+
+    ctx = mp.get_context("fork")
+    trainer_end, worker_end = ctx.Pipe(duplex=True)
+    flags = free_flags(ctx)
+    sender, receiver = Sender(worker_end, flags), Receiver(trainer_end, flags)
+    for i in range(5):  # each batch freed before the next: one buffer does
+        sender.send({"x": torch.full((1000,), i), "y": torch.arange(i)})
+        got = receiver.receive(trainer_end.recv())
+        assert got["x"].tolist() == [i] * 1000 and got["y"].tolist() == list(range(i))
+        del got
+    assert len(sender.pool) == 1
+    held = []
+    for i in range(POOL_SIZE + 3):  # batches kept: never overwritten; the pool stops growing at POOL_SIZE
+        sender.send({"x": torch.full((2000,), 100 + i)})  # larger than before: the free buffer grows
+        held.append(receiver.receive(trainer_end.recv()))
+    assert len(sender.pool) == POOL_SIZE
+    assert [b["x"].unique().tolist() for b in held] == [[100 + i] for i in range(POOL_SIZE + 3)]

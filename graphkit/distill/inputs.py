@@ -11,10 +11,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from graphkit.distill.spec import TOKEN_FEATURES
 from graphkit.distill.students import Inputs
 from graphkit.errors import GraphkitError
 from graphkit.loading.features import FeatureStore
+from graphkit.schema.tokens import TOKEN_FEATURES
 from graphkit.storage.graph import Graph
 
 

@@ -25,7 +25,6 @@ from graphkit.training.checkpoint import MODEL_FILE
 STUDENT_FILE = "student.json"
 METRICS_FILE = "distill_metrics.json"
 KINDS = ("mlp", "lm")
-TOKEN_FEATURES = ("input_ids", "attention_mask", "token_type_ids")  # tokenize_hf's (GraphStorm's) names
 
 
 @dataclass

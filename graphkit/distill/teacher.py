@@ -11,12 +11,13 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from graphkit.distill.spec import TOKEN_FEATURES, HeadSpec, is_student_dir
+from graphkit.distill.spec import HeadSpec, is_student_dir
 from graphkit.errors import GraphkitError
 from graphkit.inference.embeddings import node_embeddings
 from graphkit.inference.run import load_model
 from graphkit.loading.features import FeatureStore
 from graphkit.models.model import GraphModel
+from graphkit.schema.tokens import TOKEN_FEATURES
 from graphkit.storage.graph import Graph
 from graphkit.training.config import TrainConfig
 from graphkit.training.tasks.base import Task

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 import numpy as np
@@ -189,7 +189,8 @@ def _type_report(net: nn.Module, decoder: Optional[nn.Module], data: FitData, re
     if data.head is None:
         return rep
     test_ids = heads.split_ids(graph, data.head)["test"]
-    rep["test"] = evaluate(net, decoder, data, test_ids, opts)
+    # fit_student leaves the student and the decoder on the CPU (opts.device is where they trained)
+    rep["test"] = evaluate(net, decoder, data, test_ids, replace(opts, device="cpu"))
     rep["num_test_nodes"] = len(test_ids)
     if data.targets is not None and decoder is not None:
         emb = embed(net, data.inputs, test_ids, opts.eval_batch_size)

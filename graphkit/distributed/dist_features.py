@@ -24,8 +24,7 @@ from graphkit.distributed.dist_graph import DistGraph, _unsupported
 from graphkit.distributed.partition_book import split_by_rank
 from graphkit.errors import GraphkitError
 from graphkit.loading.features import FeatureStore
-
-_TOKENS = ("input_ids", "attention_mask", "token_type_ids")
+from graphkit.schema.tokens import TOKEN_FEATURES
 
 
 class DistFeatureStore:
@@ -44,7 +43,7 @@ class DistFeatureStore:
         if edge_features:
             _unsupported("edge features in message passing (edge_feat_name)")
         for t, names in features.items():
-            if any(n in _TOKENS for n in names):
+            if any(n in TOKEN_FEATURES for n in names):
                 _unsupported(f"token features of node type '{t}' (LM inputs)")
             known = graph.meta.node_type(t).features
             for n in names:

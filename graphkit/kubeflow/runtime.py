@@ -37,11 +37,12 @@ def _path_or_uri(base: str, name: str) -> str:
     return f"{base.rstrip('/')}/{name}" if base.startswith("s3://") else os.path.join(base, name)
 
 
-def _train_config(text_or_path: str) -> str:
-    """A training YAML given inline (several lines) is written to a file; a path or URI is used as is."""
+def _train_config(text_or_path: str, scratch: Optional[str] = None) -> str:
+    """A training YAML given inline (several lines) is written to a file in ``scratch`` (the stage's
+    temporary folder, removed after the stage); a path or URI is used as is."""
     if "\n" not in text_or_path:
         return text_or_path
-    fd, path = tempfile.mkstemp(prefix="graphkit-train-", suffix=".yaml")
+    fd, path = tempfile.mkstemp(prefix="graphkit-train-", suffix=".yaml", dir=scratch)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text_or_path)
     return path
@@ -108,7 +109,7 @@ def _partition_outputs(p: dict) -> str:
 
 
 def _train_argv(p: dict) -> list[str]:
-    argv = ["train", "--part-config", p["graph"].path, "--cf", _train_config(p["train_config"]),
+    argv = ["train", "--part-config", p["graph"].path, "--cf", _train_config(p["train_config"], p.get("scratch")),
             "--save-model-path", p["model"].path]
     if p.get("seed", -1) >= 0:
         argv += ["--seed", str(p["seed"])]
@@ -246,11 +247,12 @@ def run_stage(stage: str, **params: Any) -> None:
     """
     from graphkit.cli.main import main
 
-    argv = stage_argv(stage, params)
-    print("graphkit " + " ".join(shlex.quote(a) for a in argv), flush=True)
-    t0 = time.perf_counter()
-    code = main(["--log-level", params.get("log_level", "info"), *argv])
-    seconds = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory(prefix="graphkit-stage-") as scratch:
+        argv = stage_argv(stage, {**params, "scratch": scratch})
+        print("graphkit " + " ".join(shlex.quote(a) for a in argv), flush=True)
+        t0 = time.perf_counter()
+        code = main(["--log-level", params.get("log_level", "info"), *argv])
+        seconds = time.perf_counter() - t0
     if code != 0:
         raise RuntimeError(f"graphkit {stage} failed with exit code {code}; its error is printed above.")
     body = STAGES[stage].outputs(params)

@@ -22,9 +22,10 @@ from typing import Mapping, Optional
 
 import numpy as np
 
+from graphkit.schema.tokens import TOKEN_FEATURES
+
 log = logging.getLogger(__name__)
 
-TOKEN_KEYS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def default_cache_dir() -> str:
@@ -40,7 +41,7 @@ def chunk_key(model_fingerprint: str, pooling: str, precision: str, tokens: Mapp
     """SHA-256 (hex) of the model, pooling, precision and the chunk's token rows."""
     h = hashlib.sha256()
     h.update(f"graphkit-lm-chunk-v1\0{model_fingerprint}\0{pooling}\0{precision}\0".encode())
-    for name in TOKEN_KEYS:
+    for name in TOKEN_FEATURES:
         if name not in tokens:
             continue
         arr = np.ascontiguousarray(tokens[name])

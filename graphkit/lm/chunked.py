@@ -17,8 +17,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from graphkit.errors import GraphkitError
-from graphkit.lm.cache import TOKEN_KEYS, EmbeddingCache, chunk_key
+from graphkit.lm.cache import EmbeddingCache, chunk_key
 from graphkit.lm.encoder import TextEncoder
+from graphkit.schema.tokens import TOKEN_FEATURES
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def embed_chunks(encoder: TextEncoder, tokens: Mapping[str, np.ndarray], batch_s
         raise GraphkitError(f"chunk size must be >= 1, got {chunk_size}.")
     stats = stats if stats is not None else ChunkStats()
     n = int(tokens["input_ids"].shape[0])
-    keys = [k for k in TOKEN_KEYS if k in tokens]
+    keys = [k for k in TOKEN_FEATURES if k in tokens]
     starts = range(0, n, chunk_size)
     stats.chunks += len(starts)
     with tqdm(total=n, desc=desc, unit="row", disable=n == 0) as bar:

@@ -23,7 +23,8 @@ from graphkit.lm.cache import EmbeddingCache, default_cache_dir
 from graphkit.lm.chunked import DEFAULT_CHUNK_SIZE, ChunkStats, embed_chunks
 from graphkit.lm.encoder import TextEncoder, check_pooling
 from graphkit.lm.feature_writer import NodeFeatureWriter
-from graphkit.lm.tokens import TOKEN_FEATURES, check_text_node_types, node_tokens
+from graphkit.lm.tokens import check_text_node_types, node_tokens
+from graphkit.schema.tokens import TOKEN_FEATURES
 from graphkit.storage.graph import Graph
 
 log = logging.getLogger(__name__)

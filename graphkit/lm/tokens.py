@@ -12,10 +12,8 @@ import numpy as np
 
 from graphkit.errors import GraphkitError, did_you_mean
 from graphkit.schema.graph_meta import GraphMeta
+from graphkit.schema.tokens import REQUIRED_TOKEN_FEATURES, TOKEN_FEATURES
 from graphkit.storage.graph import Graph
-
-TOKEN_FEATURES = ("input_ids", "attention_mask", "token_type_ids")
-REQUIRED_TOKEN_FEATURES = ("input_ids", "attention_mask")
 
 _TOKENIZE_HINT = ("Add a tokenize_hf transform on the node type's text column to the construction config "
                   "({\"feature_col\": \"text\", \"transform\": {\"name\": \"tokenize_hf\", \"bert_model\": MODEL, "

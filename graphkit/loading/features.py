@@ -16,9 +16,8 @@ import numpy as np
 import torch
 
 from graphkit.errors import GraphkitError
+from graphkit.schema.tokens import TOKEN_FEATURES
 from graphkit.storage.graph import Graph
-
-TOKEN_FEATURES = ("input_ids", "attention_mask", "token_type_ids")
 
 
 @dataclass

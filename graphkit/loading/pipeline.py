@@ -38,7 +38,6 @@ from graphkit.sampling.negative import NegativeSampler
 from graphkit.sampling.neighbor import NeighborSampler, mix_seed
 
 
-
 @dataclass
 class MiniBatch:
     """Everything one training or evaluation step needs, passed between pipeline stages."""

@@ -16,11 +16,12 @@ import numpy as np
 import torch
 
 from graphkit.errors import ConfigError, did_you_mean
-from graphkit.loading.features import TOKEN_FEATURES, FeatureStore
+from graphkit.loading.features import FeatureStore
 from graphkit.models.encoders import ENCODERS, GraphSchema
 from graphkit.models.input import InputLayer
 from graphkit.models.lm_input import LMNodeEncoder
 from graphkit.models.model import GraphModel
+from graphkit.schema.tokens import TOKEN_FEATURES
 from graphkit.storage.graph import Graph
 from graphkit.training.config import TrainConfig
 from graphkit.training.lm_config import NodeLMConfig, parse_node_lm_configs

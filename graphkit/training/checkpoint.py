@@ -38,6 +38,18 @@ def set_rng_state(state: dict[str, torch.Tensor]) -> None:
         torch.cuda.set_rng_state(state["cuda"])
 
 
+def _on_cpu(obj: Any) -> Any:
+    """``obj`` with every tensor copied to the CPU, so a GPU run's checkpoint loads anywhere with a bare
+    ``torch.load`` (optimizers move their state back to their parameters' device on loading)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _on_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_on_cpu(v) for v in obj)
+    return obj
+
+
 def checkpoint_payload(model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer], config: dict,
                        epoch: int, state: Optional[dict] = None,
                        rng: Optional[list[dict[str, torch.Tensor]]] = None) -> dict[str, Any]:
@@ -45,8 +57,8 @@ def checkpoint_payload(model: torch.nn.Module, optimizers: dict[str, torch.optim
     process's). In a multi-process job build it on every rank — sharded embedding tables and their
     optimizer gather their rows in ``state_dict()``, a collective — and write it on rank 0."""
     return {
-        "model": model.state_dict(),
-        "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+        "model": _on_cpu(model.state_dict()),
+        "optimizers": {k: _on_cpu(o.state_dict()) for k, o in optimizers.items()},
         "config": config,
         "epoch": epoch,
         "state": state or {},

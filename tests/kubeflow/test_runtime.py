@@ -1,5 +1,6 @@
 """Each component's body runs the same `graphkit` command line a user would type."""
 
+import os
 from dataclasses import dataclass, field
 
 import pytest
@@ -43,10 +44,13 @@ def test_idmap_partition_train_infer_arguments():
         "--save-prediction-path", "/p", "--topk", "5"]
 
 
-def test_an_inline_training_yaml_is_written_to_a_file():
+def test_an_inline_training_yaml_is_written_to_a_file(tmp_path):
+    # run_stage passes its temporary folder as "scratch" and removes it after the stage
     argv = stage_argv("train", {"graph": Art("/g"), "train_config": "version: 1.0\ngsf: {}\n", "model": Art("/m"),
-                                "seed": 0})
-    with open(argv[argv.index("--cf") + 1]) as f:
+                                "seed": 0, "scratch": str(tmp_path)})
+    path = argv[argv.index("--cf") + 1]
+    assert os.path.dirname(path) == str(tmp_path)
+    with open(path) as f:
         assert f.read() == "version: 1.0\ngsf: {}\n"
     assert argv[-2:] == ["--seed", "0"]
 

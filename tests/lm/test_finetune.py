@@ -74,6 +74,24 @@ def test_supervised_loss_falls_and_keeps_the_best_epoch(text_graph_src, tiny_ber
     assert load_model(str(tmp_path / "ft")).config.vocab_size == 16
 
 
+def test_head_lr_trains_the_classifier_at_its_own_rate(text_graph_src, tiny_bert, tmp_path):
+    def run(name, **kw):
+        cfg = FinetuneConfig(text_graph_src, tiny_bert, str(tmp_path / name), mode="supervised", epochs=10,
+                             batch_size=4, lr=1e-9, warmup_ratio=0.0, device="cpu", **kw)
+        return finetune_lm(cfg).metrics
+
+    frozen_lm = run("lm-only")  # lr 1e-9 everywhere: nothing learns
+    head = run("head", head_lr=3e-2)  # the head learns on the (practically unchanged) LM vectors
+    assert load_model(str(tmp_path / "head")).state_dict()["embeddings.word_embeddings.weight"].allclose(
+        load_model(tiny_bert).state_dict()["embeddings.word_embeddings.weight"], atol=1e-6)
+    still, moved = _epoch_losses(frozen_lm), _epoch_losses(head)
+    assert moved[-1] < 0.8 * moved[0] and moved[-1] < 0.8 * still[-1], (moved, still)
+    with pytest.raises(GraphkitError, match="--head-lr must be > 0"):
+        finetune_lm(FinetuneConfig(text_graph_src, tiny_bert, str(tmp_path / "x"), mode="supervised", head_lr=0.0))
+    with pytest.raises(GraphkitError, match="--head-lr are for --mode supervised"):
+        finetune_lm(FinetuneConfig(text_graph_src, tiny_bert, str(tmp_path / "x"), head_lr=1e-3))
+
+
 def test_caps_and_subsampling(text_graph_src, tiny_bert, tmp_path):
     cfg = FinetuneConfig(text_graph_src, tiny_bert, str(tmp_path / "ft"), mode="supervised", epochs=5,
                          batch_size=2, max_steps=7, train_nodes=5, eval_rows=3, device="cpu", max_seq_length=4)

@@ -30,6 +30,7 @@ class LoopOptions:
     epochs: int = 1
     batch_size: int = 32
     lr: float = 2e-5
+    head_lr: Optional[float] = None  # the objective's head (e.g. a new classifier); None: lr
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1  # share of the steps with a linearly rising learning rate
     max_steps: Optional[int] = None  # stop after this many steps in all
@@ -46,14 +47,18 @@ class LoopResult:
     steps: int = 0
 
 
-def param_groups(modules: list[nn.Module], weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on matrices only; biases and normalisation weights (1-d) are not decayed."""
+def param_groups(modules: list[nn.Module], weight_decay: float, lr: Optional[float] = None) -> list[dict[str, Any]]:
+    """Weight decay on matrices only; biases and normalisation weights (1-d) are not decayed.
+
+    ``lr`` sets the groups' own learning rate (else the optimizer's).
+    """
     decay, no_decay = [], []
     for m in modules:
         for p in m.parameters():
             if p.requires_grad:
                 (decay if p.dim() >= 2 else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [{**g, "lr": lr} for g in groups] if lr is not None else groups
 
 
 def linear_warmup_decay(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:
@@ -76,7 +81,10 @@ def run_loop(model: nn.Module, objective: Objective, text: NodeText, opts: LoopO
     if head is not None:
         head.to(text.device)
     modules = [model] + ([head] if head is not None else [])
-    opt = torch.optim.AdamW(param_groups(modules, opts.weight_decay), lr=opts.lr)
+    groups = param_groups([model], opts.weight_decay)
+    if head is not None:  # a new head learns at its own rate (it starts from random weights)
+        groups += param_groups([head], opts.weight_decay, opts.head_lr)
+    opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=opts.lr)
     per_epoch = math.ceil(objective.num_train() / opts.batch_size)
     total = per_epoch * opts.epochs
     if opts.max_steps is not None:
@@ -88,8 +96,8 @@ def run_loop(model: nn.Module, objective: Objective, text: NodeText, opts: LoopO
     torch.manual_seed(opts.seed)
     res = LoopResult()
     best: Optional[tuple[float, list[dict[str, torch.Tensor]]]] = None
-    log.info("fine-tuning (%s) for %d epochs, %d steps of %d, lr %g", objective.mode, opts.epochs, total,
-             opts.batch_size, opts.lr)
+    log.info("fine-tuning (%s) for %d epochs, %d steps of %d, lr %g%s", objective.mode, opts.epochs, total,
+             opts.batch_size, opts.lr, f", head lr {opts.head_lr:g}" if head is not None and opts.head_lr else "")
     for epoch in range(1, opts.epochs + 1):
         if res.steps >= total:
             break

@@ -55,6 +55,7 @@ class FinetuneConfig:
     epochs: int = 1
     batch_size: int = 32
     lr: float = 2e-5
+    head_lr: Optional[float] = None  # supervised: the classifier's learning rate; None: lr
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     max_grad_norm: float = 1.0
@@ -81,11 +82,13 @@ class FinetuneConfig:
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise GraphkitError(f"--{name.replace('_', '-')} must be >= 1, got {v}.")
+        if self.head_lr is not None and self.head_lr <= 0:
+            raise GraphkitError(f"--head-lr must be > 0, got {self.head_lr}.")
         if self.lr <= 0 or self.weight_decay < 0 or not 0 <= self.warmup_ratio < 1 or self.max_grad_norm < 0:
             raise GraphkitError("--lr must be > 0, --weight-decay >= 0, --warmup-ratio in [0, 1), "
                                 "--max-grad-norm >= 0.")
-        if self.mode == "graph-aware" and (self.ntype or self.label_field or self.train_nodes):
-            raise GraphkitError("--ntype, --label-field and --train-nodes are for --mode supervised.",
+        if self.mode == "graph-aware" and (self.ntype or self.label_field or self.train_nodes or self.head_lr):
+            raise GraphkitError("--ntype, --label-field, --train-nodes and --head-lr are for --mode supervised.",
                                 hint="Graph-aware mode takes --etype and --train-edges.")
         if self.mode == "supervised" and (self.etypes or self.train_edges or self.num_negatives):
             raise GraphkitError("--etype, --train-edges and --num-negatives are for --mode graph-aware.")
@@ -141,9 +144,9 @@ def finetune_lm(cfg: FinetuneConfig) -> FinetuneResult:
     model.to(dev)
     text = NodeText(model, tokens, cfg.pooling, dev, prec)
     source_fp = model_fingerprint(model)
-    opts = LoopOptions(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                       warmup_ratio=cfg.warmup_ratio, max_steps=cfg.max_steps, max_grad_norm=cfg.max_grad_norm,
-                       eval_batch_size=cfg.eval_batch_size, seed=cfg.seed)
+    opts = LoopOptions(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, head_lr=cfg.head_lr,
+                       weight_decay=cfg.weight_decay, warmup_ratio=cfg.warmup_ratio, max_steps=cfg.max_steps,
+                       max_grad_norm=cfg.max_grad_norm, eval_batch_size=cfg.eval_batch_size, seed=cfg.seed)
     loop = run_loop(model, objective, text, opts)
     modules = [model] + ([objective.head()] if objective.head() is not None else [])
     final = {s: evaluate(objective, text, modules, s, cfg.eval_batch_size)

@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from graphkit.errors import ConfigError
-from graphkit.loading.features import FeatureStore
 from graphkit.distributed.context import current
 from graphkit.distributed.dealt_batches import DealtBatches
+from graphkit.errors import ConfigError
+from graphkit.loading.features import FeatureStore
 from graphkit.loading.pipeline import MiniBatch, _Pipeline
 from graphkit.sampling.base import EdgeType
 from graphkit.sampling.neighbor import NeighborSampler

@@ -203,6 +203,30 @@ def test_infer_on_the_cpu_reproduces_the_device_evaluation(nc_run, toy_graph, tm
     assert vec.shape == (toy_graph.num_nodes("item"), 16) and np.isfinite(vec).all()
 
 
+@needs_device
+def test_infer_on_the_device_equals_infer_on_the_cpu(nc_run, toy_graph, tmp_path):
+    """`graphkit infer --device`: the GNN's layers run on the device, the outputs are the CPU run's."""
+    _, m, save = nc_run
+    runs = {}
+    for dev in ("cpu", DEVICE):
+        out = tmp_path / dev.replace(":", "_")
+        res = run_inference(toy_graph, save, save_embed_path=str(out / "emb"), save_prediction_path=str(out / "pred"),
+                            device=dev)
+        emb = pq.read_table(os.path.join(res.embeddings["item"], "part-00000.parquet"))
+        pred = pq.read_table(os.path.join(res.predictions[m["tasks"][0]], "part-00000.parquet"))
+        runs[dev] = (np.stack(emb.column("embedding").to_numpy(zero_copy_only=False)),
+                     np.asarray(pred.column("pred")))
+    np.testing.assert_allclose(runs[DEVICE][0], runs["cpu"][0], atol=1e-4, rtol=1e-4)
+    assert (runs[DEVICE][1] != runs["cpu"][1]).sum() <= (0 if not ON_GPU else 1)
+    # the CLI option, and the model is back on the CPU after inference (decoders run there)
+    out = tmp_path / "cli"
+    assert main(["infer", "--part-config", toy_graph.root, "--restore-model-path", save,
+                 "--save-embed-path", str(out), "--device", DEVICE]) == 0
+    cli = pq.read_table(os.path.join(out, "item", "part-00000.parquet"))
+    np.testing.assert_allclose(np.stack(cli.column("embedding").to_numpy(zero_copy_only=False)), runs["cpu"][0],
+                               atol=1e-4, rtol=1e-4)
+
+
 # ================================================================ lm-embed
 
 @pytest.fixture(scope="module")
@@ -478,6 +502,9 @@ def test_asking_for_cuda_without_a_gpu_is_a_clear_error(toy_graph, tmp_path, cap
     err = capsys.readouterr().err
     assert "graphkit train: error:" in err and "CUDA is not available" in err
     assert not os.path.exists(model)
+    # the library: Trainer without a context starts one on the config's device
+    with pytest.raises(GraphkitError, match="CUDA is not available"):
+        Trainer(toy_graph, make_config(NC, device="cuda"))
     # --device cuda on the command line, the same
     assert main(["train", "--part-config", toy_graph.root, "--cf", str(yaml_path), "--device", "cuda"]) == 2
     assert "CUDA is not available" in capsys.readouterr().err

@@ -94,6 +94,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-prediction-path", default=None, help="Folder for predictions / ranked links.")
     p.add_argument("--topk", type=int, default=10, help="Candidate links per source node (default: 10).")
     p.add_argument("--include-known-links", action="store_true", help="Do not drop existing edges from rankings.")
+    p.add_argument("--device", default="cpu",
+                   help="Where the GNN computes the embeddings: cpu (default), auto, cuda or cuda:N; the embeddings "
+                        "are kept in host memory and the decoders run on the CPU.")
     p.add_argument("--student", default=None, help="A student folder from `graphkit distill`: nodes of its type(s) "
                    "with no in-neighbours get its embeddings and predictions (docs/distillation.md).")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help=_IMPORT_HELP)
@@ -158,7 +161,7 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _infer(graph, model, embed, pred, topk, exclude, overrides, student=None) -> int:
+def _infer(graph, model, embed, pred, topk, exclude, overrides, student=None, device=None) -> int:
     from graphkit.distill.predict import isolated_hook, run_student_inference
     from graphkit.distill.spec import is_student_dir
     from graphkit.inference.run import run_inference
@@ -173,7 +176,7 @@ def _infer(graph, model, embed, pred, topk, exclude, overrides, student=None) ->
     else:
         hook = isolated_hook(graph, student) if student else None
         res = run_inference(graph, model, embed, pred, topk=topk, exclude_known_links=exclude, overrides=overrides,
-                            embedding_hook=hook)
+                            embedding_hook=hook, device=device)
     for t, f in res.embeddings.items():
         print(f"embeddings of {t}: {f}")
     for t, f in res.predictions.items():
@@ -190,7 +193,7 @@ def run_infer(args: argparse.Namespace) -> int:
     from graphkit.storage.shared import release_shared
 
     import_modules(args.imports)
-    ctx = init_distributed(device="cpu")  # inference runs on the CPU; gloo between ranks
+    ctx = init_distributed(device=_check_device(args.device))  # default cpu: gloo between ranks
     if ctx.distributed and is_student_dir(args.restore_model_path):
         raise GraphkitError("inference with a distilled student alone runs in one process.",
                             hint="Run it without torchrun.")
@@ -198,7 +201,7 @@ def run_infer(args: argparse.Namespace) -> int:
     graph = open_training_graph(graph_dir, ctx)  # one shared-memory copy per machine with several ranks
     try:
         code = _infer(graph, args.restore_model_path, args.save_embed_path, args.save_prediction_path, args.topk,
-                      not args.include_known_links, _overrides(args.extra), args.student)
+                      not args.include_known_links, _overrides(args.extra), args.student, ctx.device)
     except BaseException:
         if use_shared_memory(ctx) and ctx.local_rank == 0:  # no barrier: the other ranks may be failing too
             release_shared(graph_dir)  # ranks still mapping it keep their pages until they exit

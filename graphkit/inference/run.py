@@ -74,22 +74,25 @@ def run_inference(graph: Graph, model_path: str, save_embed_path: Optional[str] 
                   save_prediction_path: Optional[str] = None, topk: int = 10, exclude_known_links: bool = True,
                   overrides: Optional[dict] = None,
                   embedding_hook: Optional[Callable[[dict], dict]] = None,
-                  ctx: Optional[DistContext] = None) -> InferenceResult:
+                  ctx: Optional[DistContext] = None, device: Optional[str] = None) -> InferenceResult:
     """Embeddings, predictions and ranked links of the model in ``model_path``, as Parquet by raw ID.
 
     ``embedding_hook(emb) -> emb`` may replace rows before any output (graphkit.distill.predict.isolated_hook).
     ``ctx``: the ranks sharing the work (default: the job's, :func:`~graphkit.distributed.context.current`).
     Under torchrun every rank calls this: each computes its share of every layer and writes the parts of
     its share of nodes (node outputs, ranked links by source node) and of edges (edge predictions, by edge
-    ID) into the same output folders (:mod:`graphkit.inference.ranks`).
+    ID) into the same output folders (:mod:`graphkit.inference.ranks`). ``device``: where the GNN computes
+    the embeddings (default: the context's); the decoders run on the CPU, where the embeddings are kept.
     """
     ctx = ctx or current()
+    dev = torch.device(device or ctx.device)
     with contextlib.ExitStack() as outputs:  # created (and checked) first, renamed into place at the end
         emb_dir = outputs.enter_context(rank_output_dir(save_embed_path, (MARKER,), ctx)) if save_embed_path else None
         pred_dir = outputs.enter_context(rank_output_dir(save_prediction_path, (MARKER,), ctx)) \
             if save_prediction_path else None
         cfg, store, tasks, model = load_model(graph, model_path, overrides)
-        emb = node_embeddings(model, graph, store, int(cfg.eval_batch_size), ctx=ctx)
+        emb = node_embeddings(model.to(dev), graph, store, int(cfg.eval_batch_size), ctx=ctx, device=dev)
+        model.cpu()
         if embedding_hook is not None:
             emb = embedding_hook(emb)
         res = InferenceResult()

@@ -28,7 +28,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from graphkit.distributed.collectives import all_gather_objects, all_reduce_mean
-from graphkit.distributed.context import DistContext, current
+from graphkit.distributed.context import DistContext, current, init_distributed
 from graphkit.distributed.ddp import data_parallel, sync_buffers
 from graphkit.distributed.sparse_sync import broadcast_parameters, sync_sparse_gradients
 from graphkit.errors import ConfigError
@@ -68,13 +68,14 @@ def _cycle(loader: Any, epoch: int) -> Iterator:
 
 
 class Trainer:
-    """Trains ``cfg``'s tasks on ``graph``; ``ctx`` (default: :func:`graphkit.distributed.context.current`)
-    says which process of the job this is and where to compute."""
+    """Trains ``cfg``'s tasks on ``graph``; ``ctx`` says which process of the job this is and where to
+    compute (default: the job's :func:`~graphkit.distributed.context.current` context under torchrun, else
+    one process on ``cfg.device``, so ``device: auto`` trains on a GPU when there is one)."""
 
     def __init__(self, graph: Graph, cfg: TrainConfig, save_path: Optional[str] = None,
                  ctx: Optional[DistContext] = None) -> None:
         self.graph, self.cfg, self.save_path = graph, cfg, save_path
-        self.ctx = ctx or current()
+        self.ctx = ctx or (current() if current().distributed else init_distributed(str(cfg.device)))
         self.device = torch.device(self.ctx.device)
         self.seed = int(cfg.seed)
         torch.manual_seed(self.seed)  # the same initial weights on every rank

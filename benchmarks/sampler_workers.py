@@ -26,15 +26,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scaling import BATCH, build_peer_graph, epoch_time, train, train_seeds  # noqa: E402
+from scaling import BATCH, add_peer_graph_args, epoch_time, peer_graph, train, train_seeds
 
 
 def pipeline_rate(graph_dir: str, workers: int, seconds: float) -> float:
@@ -66,22 +64,12 @@ def pipeline_rate(graph_dir: str, workers: int, seconds: float) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--users", type=int, default=200_000)
-    ap.add_argument("--items", type=int, default=200_000)
-    ap.add_argument("--edges", type=int, default=4_000_000)
-    ap.add_argument("--max-steps", type=int, default=60, help="Train split cut to this many batches (default: 60).")
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--workers", default="0,1,2")
-    ap.add_argument("--repeats", type=int, default=1)
+    add_peer_graph_args(ap, nodes=200_000, edges=4_000_000, max_steps=60)
+    ap.add_argument("--workers", default="0,1,2", help="Sampler worker counts to run (default: 0,1,2).")
     ap.add_argument("--pipeline-seconds", type=float, default=10.0)
-    ap.add_argument("--graph", default=None, help="Reuse a constructed peer graph.")
-    ap.add_argument("--workdir", default=None)
     args = ap.parse_args()
 
-    work = args.workdir or tempfile.mkdtemp(prefix="graphkit-bench-workers-")
-    os.makedirs(work, exist_ok=True)
-    try:
-        graph = args.graph or build_peer_graph(work, args.users, args.items, args.edges, args.max_steps or None)
+    with peer_graph(args, "graphkit-bench-workers-") as (work, graph):
         seeds = train_seeds(graph)
         print(f"{seeds:,} training seeds per epoch ({-(-seeds // BATCH)} batches); {os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.1f}", flush=True)
@@ -99,9 +87,6 @@ def main() -> None:
         print(f"workers={','.join(map(str, counts))} "
               f"pipeline_batches_per_s={','.join(f'{statistics.median(pipe[w]):.2f}' for w in counts)} "
               f"train_seeds_per_s={','.join(f'{statistics.median(rate[w]):.1f}' for w in counts)}")
-    finally:
-        if not args.workdir:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

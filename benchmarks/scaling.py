@@ -35,6 +35,7 @@ sharing them) and the shared part of RSS. Last line:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -44,6 +45,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,25 +177,39 @@ def epoch_time(metrics: dict) -> float:
     return statistics.median(times[1:] if len(times) > 1 else times)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--users", type=int, default=1_000_000)
-    ap.add_argument("--items", type=int, default=1_000_000)
-    ap.add_argument("--edges", type=int, default=20_000_000)
+def add_peer_graph_args(ap: argparse.ArgumentParser, nodes: int, edges: int, max_steps: int) -> None:
+    """The options of a benchmark on the peer graph: its size, the runs, and where they are kept."""
+    ap.add_argument("--users", type=int, default=nodes)
+    ap.add_argument("--items", type=int, default=nodes)
+    ap.add_argument("--edges", type=int, default=edges)
     ap.add_argument("--epochs", type=int, default=2, help="Epochs per run (default: 2; the first is not timed).")
-    ap.add_argument("--max-steps", type=int, default=200,
-                    help="Cut the train split to this many batches of 512 (default: 200; 0: the whole 80%%).")
-    ap.add_argument("--repeats", type=int, default=1, help="Runs per process count (median; default: 1).")
-    ap.add_argument("--procs", default="1,2", help="Process counts to run (default: 1,2).")
+    ap.add_argument("--max-steps", type=int, default=max_steps,
+                    help=f"Cut the train split to this many batches of {BATCH} (default: {max_steps}; 0: the whole 80%%).")
+    ap.add_argument("--repeats", type=int, default=1, help="Runs per setting (median; default: 1).")
     ap.add_argument("--graph", default=None, help="Reuse a constructed peer graph instead of building one.")
     ap.add_argument("--workdir", default=None, help="Keep the graph and runs here (default: a temporary folder).")
+
+
+@contextlib.contextmanager
+def peer_graph(args: argparse.Namespace, prefix: str) -> Iterator[tuple[str, str]]:
+    """(work folder, graph folder) from :func:`add_peer_graph_args` options; a temporary work folder is removed."""
+    work = args.workdir or tempfile.mkdtemp(prefix=prefix)
+    os.makedirs(work, exist_ok=True)
+    try:
+        yield work, args.graph or build_peer_graph(work, args.users, args.items, args.edges, args.max_steps or None)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_peer_graph_args(ap, nodes=1_000_000, edges=20_000_000, max_steps=200)
+    ap.add_argument("--procs", default="1,2", help="Process counts to run (default: 1,2).")
     ap.add_argument("--extra", default="", help="More `graphkit train` options, e.g. '--num-workers 1'.")
     args = ap.parse_args()
 
-    work = args.workdir or tempfile.mkdtemp(prefix="graphkit-bench-scaling-")
-    os.makedirs(work, exist_ok=True)
-    try:
-        graph = args.graph or build_peer_graph(work, args.users, args.items, args.edges, args.max_steps or None)
+    with peer_graph(args, "graphkit-bench-scaling-") as (work, graph):
         seeds = train_seeds(graph)
         print(f"graph {graph}: {seeds:,} training seeds per epoch; load average {os.getloadavg()[0]:.1f} "
               f"on {os.cpu_count()} cores", flush=True)
@@ -216,9 +232,6 @@ def main() -> None:
 
         print(f"procs1_seeds_per_s={med(rate, 1):.1f} procs2_seeds_per_s={med(rate, 2):.1f} "
               f"rss_mb_per_proc={med(rss, 2):.1f}")
-    finally:
-        if not args.workdir:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -79,8 +79,11 @@ def train(graph: Input[Dataset], train_config: str, model: Output[Model], metric
 
 @stage_component
 def infer(graph: Input[Dataset], model: Input[Model], predictions: Output[Dataset], embeddings: Output[Dataset],
-          report: Output[Markdown], topk: int = 10):
-    """Embeddings, predictions and ranked links, as Parquet keyed by the original node IDs."""
+          report: Output[Markdown], topk: int = 10, device: str = "cpu", options: str = ""):
+    """Embeddings, predictions and ranked links, as Parquet keyed by the original node IDs.
+
+    ``device``: ``cpu``, ``auto`` (the GPU when the step has one) or ``cuda``; ``options`` as on the CLI.
+    """
     from graphkit.kubeflow.runtime import run_stage
 
     run_stage("infer", **locals())

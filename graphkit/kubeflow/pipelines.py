@@ -66,8 +66,8 @@ def gnn_stages(graph: PipelineChannel, p: dict) -> dsl.PipelineTask:
     with dsl.If(p["distill"] == True, name="distill-enabled"):  # noqa: E712 (a pipeline condition)
         _gpu_step(c.distill(graph=graph, teacher=t.outputs["model"], student_kind=p["distill_student"],
                             lm_model=p["lm_model"], options=p["distill_options"]), p)
-    inf = c.infer(graph=graph, model=t.outputs["model"], topk=p["topk"])
-    return with_cluster_settings(inf, p["pvc_name"], p["s3_secret"])
+    # on the training step's image and GPUs: with gpus > 0 the GNN layers run on the GPU ("auto")
+    return _gpu_step(c.infer(graph=graph, model=t.outputs["model"], topk=p["topk"], device="auto"), p)
 
 
 def _lm_finetune(graph: PipelineChannel, p: dict) -> dsl.PipelineTask:
@@ -133,7 +133,8 @@ def training_pipeline(
         lm_model: Hugging Face model folder (e.g. on the data PVC) or hub name, for the LM stages.
         lm_cache_dir: Embedding cache folder shared by runs (e.g. /mnt/graphkit/lm-cache); empty: per step.
         train_overrides: Training options as on the CLI, e.g. ``--num-epochs 3 --lr 0.01``.
-        train_image: Image of the GPU steps (LM stages, training, distillation); use the ``-cuda`` tag with GPUs.
+        train_image: Image of the GPU steps (LM stages, training, distillation, inference); use the ``-cuda`` tag
+            with GPUs.
         gpus: GPUs of each GPU step (of ``gpu_type``; 0 runs on CPU).
         train_node_selector / train_tolerations: Where the GPU steps may run (e.g. a GPU pool).
         pvc_name: PersistentVolumeClaim mounted at /mnt/graphkit in every step.
@@ -173,6 +174,11 @@ def inference_pipeline(
     add_reverse_edges: bool = True,
     skip_nonexist_edges: bool = False,
     topk: int = 10,
+    infer_image: str = IMAGE,
+    gpu_type: str = "nvidia.com/gpu",
+    gpus: int = 0,
+    node_selector: dict = {},
+    tolerations: list = [],
     pvc_name: str = "graphkit-data",
     s3_secret: str = "graphkit-s3",
 ) -> Dataset:
@@ -183,13 +189,16 @@ def inference_pipeline(
         graph_uri: The training pipeline's graph artifact (its URI in the pipeline root).
         model_uri: The training pipeline's model artifact.
         add_reverse_edges: As in training: the model expects the same edge types.
+        infer_image / gpus / gpu_type / node_selector / tolerations: the inference step's image and GPUs (0: CPU;
+            with GPUs use the ``-cuda`` tag: the GNN layers then run on the GPU) and where it may run.
     """
     graph = dsl.importer(artifact_uri=graph_uri, artifact_class=Dataset, reimport=False)
     model = dsl.importer(artifact_uri=model_uri, artifact_class=Model, reimport=False)
     tr = c.apply_transforms(input_dir=input_dir, conf_file=conf_file, trained_graph=graph.output)
     g = c.idmap(transformed=tr.outputs["transformed"], graph_name=graph_name, add_reverse_edges=add_reverse_edges,
                 skip_nonexist_edges=skip_nonexist_edges)
-    inf = c.infer(graph=g.outputs["graph"], model=model.output, topk=topk)
+    inf = on_gpu_pool(c.infer(graph=g.outputs["graph"], model=model.output, topk=topk, device="auto"), infer_image,
+                      gpu_type, gpus, node_selector, tolerations)
     for task in (tr, g, inf):
         with_cluster_settings(task, pvc_name, s3_secret)
     return inf.outputs["predictions"]

@@ -144,7 +144,7 @@ def _train_outputs(p: dict) -> str:
 def _infer_argv(p: dict) -> list[str]:
     return ["infer", "--part-config", p["graph"].path, "--restore-model-path", p["model"].path,
             "--save-embed-path", p["embeddings"].path, "--save-prediction-path", p["predictions"].path,
-            "--topk", str(p.get("topk", 10))]
+            "--topk", str(p.get("topk", 10)), "--device", p.get("device", "cpu"), *_options(p)]
 
 
 def _infer_outputs(p: dict) -> str:

@@ -18,6 +18,7 @@ and draw dropout from ``seed + rank``. docs/distributed.md has the design.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from functools import partial
 from typing import Any, Iterator, Optional, Sequence
@@ -212,7 +213,13 @@ class Trainer:
                     for task, ms in res.items():
                         for m, v in ms.items():
                             tb.scalar(f"{split}/{task}/{m}", v, epoch)
-                if self.main.is_better(main_val, self.run.best_val):
+                if math.isnan(Metric.scalar(main_val)):  # no validation rows: the last epoch is the model
+                    if self.run.best_epoch < 0 and ctx.is_main:
+                        log.warning("task %s has no validation split: keeping the last epoch's model (no model "
+                                    "selection)", self.tasks[0].name)
+                    main_val = None
+                    self.run.best_epoch, self.run.best_val_metrics, self.run.best_test_metrics = epoch, val, test
+                elif self.main.is_better(main_val, self.run.best_val):
                     self.run.best_val, self.run.best_epoch = main_val, epoch
                     self.run.best_val_metrics, self.run.best_test_metrics = val, test
             else:

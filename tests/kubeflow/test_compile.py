@@ -93,8 +93,8 @@ def test_gpu_steps_get_gpus_image_and_placement_from_parameters():
     params = spec["root"]["inputDefinitions"]["parameters"]
     assert params["gpus"]["defaultValue"] == 0 and params["train_image"]["defaultValue"] == IMAGE
     gpu_steps = [(name, comp) for name, comp, _, _ in _leaf_tasks(spec)
-                 if name.split("-")[0] in ("train", "distill") or name.startswith("lm-")]
-    assert len(gpu_steps) == 3 + 3 + 2 + 2  # train, distill in each branch; lm-finetune, lm-embed in two
+                 if name.split("-")[0] in ("train", "distill", "infer") or name.startswith("lm-")]
+    assert len(gpu_steps) == 3 * 3 + 2 + 2  # train, distill, infer in each branch; lm-finetune, lm-embed in two
     k8s_execs = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     for name, comp in gpu_steps:
         ex = spec["components"][comp]["executorLabel"]
@@ -108,9 +108,27 @@ def test_gpu_steps_get_gpus_image_and_placement_from_parameters():
         assert k8s["tolerations"][0]["tolerationJson"]["componentInputParameter"].endswith("train_tolerations")
     # every condition that holds a GPU step receives the GPU parameters (kfp forgets them without help)
     for comp in spec["components"].values():
-        if "dag" in comp and any(t["componentRef"]["name"].startswith(("comp-train", "comp-lm-", "comp-distill"))
+        if "dag" in comp and any(t["componentRef"]["name"].startswith(("comp-train", "comp-lm-", "comp-distill", "comp-infer"))
                                  for t in comp["dag"]["tasks"].values()):
             assert {"pipelinechannel--gpus", "pipelinechannel--gpu_type"} <= set(comp["inputDefinitions"]["parameters"])
+
+
+def test_inference_step_gets_its_image_gpus_and_placement_from_parameters():
+    from graphkit.kubeflow.image import IMAGE
+
+    spec, platform = _docs(os.path.join(REPO, "pipelines", "compiled", "graphkit-infer-pipeline.yaml"))
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert params["gpus"]["defaultValue"] == 0 and params["infer_image"]["defaultValue"] == IMAGE
+    (comp,) = [comp for name, comp, _, _ in _leaf_tasks(spec) if name == "infer"]
+    ex = spec["components"][comp]["executorLabel"]
+    container = spec["deploymentSpec"]["executors"][ex]["container"]
+    assert container["image"] == "{{$.inputs.parameters['pipelinechannel--infer_image']}}"
+    assert container["resources"]["accelerator"]["resourceCount"] == "{{$.inputs.parameters['pipelinechannel--gpus']}}"
+    infer_task = spec["root"]["dag"]["tasks"]["infer"]
+    assert infer_task["inputs"]["parameters"]["device"]["runtimeValue"]["constant"] == "auto"
+    k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"][ex]
+    assert k8s["nodeSelector"]["nodeSelectorJson"]["componentInputParameter"] == "node_selector"
+    assert k8s["tolerations"][0]["tolerationJson"]["componentInputParameter"] == "tolerations"
 
 
 def test_optional_stages_sit_behind_their_switches():

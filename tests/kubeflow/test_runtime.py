@@ -41,7 +41,10 @@ def test_idmap_partition_train_infer_arguments():
     assert stage_argv("infer", {"graph": Art("/g"), "model": Art("/m"), "predictions": Art("/p"),
                                 "embeddings": Art("/e"), "topk": 5}) == [
         "infer", "--part-config", "/g", "--restore-model-path", "/m", "--save-embed-path", "/e",
-        "--save-prediction-path", "/p", "--topk", "5"]
+        "--save-prediction-path", "/p", "--topk", "5", "--device", "cpu"]
+    assert stage_argv("infer", {"graph": Art("/g"), "model": Art("/m"), "predictions": Art("/p"),
+                                "embeddings": Art("/e"), "device": "auto", "options": "--student /s"})[-4:] == [
+        "--device", "auto", "--student", "/s"]
 
 
 def test_an_inline_training_yaml_is_written_to_a_file(tmp_path):

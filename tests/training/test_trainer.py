@@ -11,10 +11,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
-from toy_graph import NC, RATES, make_config
+from toy_graph import LP, NC, RATES, make_config
 
 from graphkit.construct.construct import construct_graph
 from graphkit.datasets.synthetic import CLASSES, ShopSizes, write_shop_dataset, write_shop_train_config
+from graphkit.storage.build import graph_from_arrays
 from graphkit.storage.graph import Graph
 from graphkit.training.trainer import Trainer
 
@@ -268,3 +269,21 @@ def test_lp_eval_etype_is_read(toy_graph):
     assert ok.tasks[0].eval_etypes == [RATES]
     with pytest.raises(ConfigError, match="not in the graph"):
         Trainer(toy_graph, make_config({"link_prediction": {**lp, "eval_etype": ["user,likes,item"]}}), None)
+
+
+def test_a_task_without_validation_rows_keeps_the_last_epoch_as_the_model(tmp_path, caplog):
+    """Link prediction on a graph whose edges carry no masks: every edge trains, none validates. There is no
+    model selection then, so the last epoch is the model (before: no model.pt was written at all)."""
+    rng = np.random.default_rng(0)
+    src, dst = rng.integers(0, 40, 300), rng.integers(0, 60, 300)
+    graph_from_arrays(str(tmp_path / "g"), {"user": 40, "item": 60}, {RATES: (src, dst)},
+                      node_features={"user": {"feat": rng.normal(size=(40, 7)).astype(np.float32)},
+                                     "item": {"feat": rng.normal(size=(60, 4)).astype(np.float32)}},
+                      add_reverse_edges=True)
+    save = str(tmp_path / "model")
+    with caplog.at_level("WARNING", logger="graphkit.training.trainer"):
+        m = Trainer(Graph(str(tmp_path / "g")), make_config(LP, num_epochs=2), save).fit()
+    assert m["best_epoch"] == 1 and len(m["history"]) == 2
+    assert os.path.exists(os.path.join(save, "model.pt"))
+    assert torch.load(os.path.join(save, "model.pt"), weights_only=False)["epoch"] == 1
+    assert sum("has no validation split" in r.message for r in caplog.records) == 1

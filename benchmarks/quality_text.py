@@ -2,7 +2,8 @@
 """Language models with graphs on CiteSeer with paper texts: the rows of ``quality.py --datasets citeseer-text``.
 
     python benchmarks/quality.py --datasets citeseer-text [--seeds 5] [--models frozen-lm+gnn,...]
-    python benchmarks/quality_text.py [--seeds 5] [--models ...] [--ft-seq-len 64] [--pooling mean|cls] [--cotrain-gnn gcn|rgcn]
+    python benchmarks/quality_text.py [--seeds 5] [--models ...] [--ft-seq-len 64] [--pooling mean|cls]
+        [--cotrain-gnn gcn|rgcn]
 
 Data: ``../shared/data/citeseer-text`` (3186 papers, 6 classes), a random
 60/20/20 split drawn per seed at construction (``--seed``); the LM is MiniLM-L6

@@ -184,7 +184,8 @@ def add_peer_graph_args(ap: argparse.ArgumentParser, nodes: int, edges: int, max
     ap.add_argument("--edges", type=int, default=edges)
     ap.add_argument("--epochs", type=int, default=2, help="Epochs per run (default: 2; the first is not timed).")
     ap.add_argument("--max-steps", type=int, default=max_steps,
-                    help=f"Cut the train split to this many batches of {BATCH} (default: {max_steps}; 0: the whole 80%%).")
+                    help=f"Cut the train split to this many batches of {BATCH} (default: {max_steps}; "
+                         "0: the whole 80%%).")
     ap.add_argument("--repeats", type=int, default=1, help="Runs per setting (median; default: 1).")
     ap.add_argument("--graph", default=None, help="Reuse a constructed peer graph instead of building one.")
     ap.add_argument("--workdir", default=None, help="Keep the graph and runs here (default: a temporary folder).")

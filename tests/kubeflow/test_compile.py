@@ -107,8 +107,9 @@ def test_gpu_steps_get_gpus_image_and_placement_from_parameters():
         assert k8s["nodeSelector"]["nodeSelectorJson"]["componentInputParameter"].endswith("train_node_selector")
         assert k8s["tolerations"][0]["tolerationJson"]["componentInputParameter"].endswith("train_tolerations")
     # every condition that holds a GPU step receives the GPU parameters (kfp forgets them without help)
+    gpu_comps = ("comp-train", "comp-lm-", "comp-distill", "comp-infer")
     for comp in spec["components"].values():
-        if "dag" in comp and any(t["componentRef"]["name"].startswith(("comp-train", "comp-lm-", "comp-distill", "comp-infer"))
+        if "dag" in comp and any(t["componentRef"]["name"].startswith(gpu_comps)
                                  for t in comp["dag"]["tasks"].values()):
             assert {"pipelinechannel--gpus", "pipelinechannel--gpu_type"} <= set(comp["inputDefinitions"]["parameters"])
 

@@ -63,7 +63,7 @@ sys.path.insert(0, str(ROOT))
 
 from graphkit.construct.construct import construct_graph  # noqa: E402
 from graphkit.storage.graph import Graph  # noqa: E402
-from graphkit.training.config import load_train_config  # noqa: E402
+from graphkit.training.config import TrainConfig, load_train_config  # noqa: E402
 from graphkit.training.trainer import Trainer  # noqa: E402
 
 COTRAIN_CONFIGS = {"gcn": "citeseer_text_cotrain_gcn.yaml", "rgcn": "citeseer_text_cotrain.yaml"}
@@ -95,7 +95,10 @@ def cli(*args: str) -> None:
 
 
 def train(graph: str, config: Path, overrides: dict, save: Optional[str] = None) -> dict:
-    cfg = load_train_config(str(config), overrides)
+    return fit(graph, load_train_config(str(config), overrides), save)
+
+
+def fit(graph: str, cfg: TrainConfig, save: Optional[str] = None) -> dict:
     with contextlib.redirect_stderr(open(os.devnull, "w")):
         return Trainer(Graph(graph), cfg, save).fit()
 
@@ -206,10 +209,11 @@ def run(work: str, seeds: int, wanted: Callable[[str], bool], settings: Optional
                     overrides["lm_train_nodes"] = lm_train_nodes
                 if st.cotrain_epochs:
                     overrides["num_epochs"] = st.cotrain_epochs
-                m = train(graph, config, overrides)
+                cfg = load_train_config(str(config), overrides)
+                m = fit(graph, cfg)
                 rows[name].append(float(m["test"]["accuracy"]))
-                frozen = load_train_config(str(config), overrides).freeze_lm_encoder_epochs
-                progress(seed, name, rows[name][-1], f"best_epoch={m['best_epoch']} lm_frozen_epochs={frozen} "
+                progress(seed, name, rows[name][-1], f"best_epoch={m['best_epoch']} "
+                                                      f"lm_frozen_epochs={cfg.freeze_lm_encoder_epochs} "
                                                       f"process_peak_rss_mb={m['peak_rss_mb']:.0f}")
     for name in MODELS:
         if rows[name]:

@@ -24,6 +24,11 @@ accuracy over the seeds (mean, std):
 - ``frozen-lm+cotrain``: the co-training run with ``lm_train_nodes: 0`` (same LM, tokens, GNN and
   epochs; the LM stays as it starts): what training the LM end to end adds. (Printed as
   ``frozen-lm+rgcn`` before the GCN variant existed.)
+- ``pseudo-label-lm+gnn``: one round of GLEM-style co-training: the ``frozen-lm+gnn`` GCN's
+  predictions (``graphkit infer``) label every paper without a gold training label; ``graphkit
+  lm-finetune --mode supervised --pseudo-labels`` trains MiniLM on gold + pseudo-labels (the text of
+  every paper), ``lm-embed`` with it -> the same GCN. ``pseudo-label-lm``: that LM's own test
+  accuracy (its linear head, no graph at prediction), next to ``lm-finetuned``.
 - ``distilled-student`` / ``no-distill-student``: an MLP on the frozen LM features distilled
   from the ``frozen-lm+gnn`` model vs the same MLP trained on labels, scored on the test
   papers with their edges removed; ``frozen-lm+gnn-isolated`` is the GCN itself on them.
@@ -68,7 +73,8 @@ from graphkit.training.trainer import Trainer  # noqa: E402
 
 COTRAIN_CONFIGS = {"gcn": "citeseer_text_cotrain_gcn.yaml", "rgcn": "citeseer_text_cotrain.yaml"}
 MODELS = ("frozen-lm+gnn", "lm-finetuned", "graph-aware-lm+gnn", "co-trained-lm+gnn", "frozen-lm+cotrain",
-          "distilled-student", "no-distill-student", "frozen-lm+gnn-isolated")
+          "pseudo-label-lm+gnn", "pseudo-label-lm", "distilled-student", "no-distill-student",
+          "frozen-lm+gnn-isolated")
 
 
 def device_name() -> str:
@@ -111,6 +117,7 @@ class Settings:
     ft_epochs: int = 1  # supervised LM fine-tuning
     ft_batch_size: int = 32
     ft_head_lr: float = 1e-3  # the supervised classifier head (random at start) learns faster than the LM
+    pl_weight: float = 1.0  # pseudo-label-lm+gnn: loss weight of a pseudo-labelled paper vs a gold one
     ga_epochs: int = 1  # graph-aware LM fine-tuning
     ga_batch_size: int = 32
     ga_seq_len: Optional[int] = None  # None: ft_seq_len
@@ -156,7 +163,8 @@ def run(work: str, seeds: int, wanted: Callable[[str], bool], settings: Optional
     for seed in range(seeds):
         graph = os.path.join(work, f"graph-{seed}")
         construct_graph(conf, graph, "citeseer-text", add_reverse_edges=True, seed=seed)
-        if wanted("frozen-lm+gnn") or wanted("distilled-student") or wanted("no-distill-student"):
+        pseudo = wanted("pseudo-label-lm+gnn") or wanted("pseudo-label-lm")
+        if wanted("frozen-lm+gnn") or wanted("distilled-student") or wanted("no-distill-student") or pseudo:
             cli("lm-embed", "--graph-dir", graph, "--lm-model", lm, "--pooling", st.pooling, "--feature-name", "lm_emb",
                 "--cache-dir", cache)
             teacher = os.path.join(work, f"gcn-{seed}")
@@ -178,6 +186,24 @@ def run(work: str, seeds: int, wanted: Callable[[str], bool], settings: Optional
                     rows[name].append(scores[name])
                     progress(seed, name, scores[name])
                 rows["frozen-lm+gnn-isolated"].append(scores["teacher-isolated"])
+            if pseudo:
+                predictions = os.path.join(work, f"gcn-{seed}-predictions")
+                cli("infer", "--part-config", graph, "--restore-model-path", teacher,
+                    "--save-prediction-path", predictions)
+                out = os.path.join(work, f"lm-pseudo-{seed}")
+                cli("lm-finetune", "--graph-dir", graph, "--lm-model", lm, "--mode", "supervised", "--ntype", "paper",
+                    "--label-field", "label", "--pseudo-labels", predictions, "--pseudo-weight", str(st.pl_weight),
+                    "--epochs", str(st.ft_epochs), "--batch-size", str(st.ft_batch_size), "--lr", "5e-5",
+                    "--head-lr", str(st.ft_head_lr), "--max-seq-length", str(ft_seq_len), "--pooling", st.pooling,
+                    "--seed", str(seed), "--output-dir", out)
+                with open(os.path.join(out, "finetune_metrics.json"), encoding="utf-8") as f:
+                    rows["pseudo-label-lm"].append(float(json.load(f)["test"]["accuracy"]))
+                progress(seed, "pseudo-label-lm", rows["pseudo-label-lm"][-1])
+                cli("lm-embed", "--graph-dir", graph, "--lm-model", out, "--pooling", st.pooling,
+                    "--feature-name", "lm_pseudo", "--cache-dir", cache)
+                m = train(graph, gcn, {"seed": seed, "node_feat_name": "paper:lm_pseudo"})
+                rows["pseudo-label-lm+gnn"].append(float(m["test"]["accuracy"]))
+                progress(seed, "pseudo-label-lm+gnn", rows["pseudo-label-lm+gnn"][-1])
         if wanted("lm-finetuned"):
             out = os.path.join(work, f"lm-supervised-{seed}")
             cli("lm-finetune", "--graph-dir", graph, "--lm-model", lm, "--mode", "supervised", "--ntype", "paper",
@@ -226,14 +252,16 @@ def main() -> None:
     d = Settings()
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--models", default=None, help=f"Only these rows (comma-separated): {', '.join(MODELS)}.")
-    ap.add_argument("--ft-seq-len", type=int, default=d.ft_seq_len, 
+    ap.add_argument("--ft-seq-len", type=int, default=d.ft_seq_len,
                     help="Tokens per text when fine-tuning/co-training.")
     ap.add_argument("--ft-epochs", type=int, default=d.ft_epochs, help="Epochs of the supervised LM fine-tuning.")
     ap.add_argument("--ft-batch-size", type=int, default=d.ft_batch_size)
     ap.add_argument("--ft-head-lr", type=float, default=d.ft_head_lr, help="Supervised fine-tuning: the head's lr.")
+    ap.add_argument("--pl-weight", type=float, default=d.pl_weight,
+                    help="pseudo-label-lm+gnn: loss weight of a pseudo-labelled paper relative to a gold one.")
     ap.add_argument("--ga-epochs", type=int, default=d.ga_epochs, help="Epochs of the graph-aware LM fine-tuning.")
     ap.add_argument("--ga-batch-size", type=int, default=d.ga_batch_size)
-    ap.add_argument("--ga-seq-len", type=int, default=None, 
+    ap.add_argument("--ga-seq-len", type=int, default=None,
                     help="Tokens per text, graph-aware (default: --ft-seq-len).")
     ap.add_argument("--cotrain-gnn", default=d.cotrain_gnn, choices=sorted(COTRAIN_CONFIGS),
                     help="The co-training GNN: gcn (the frozen-lm+gnn row's) or rgcn (fanout 10,10).")

@@ -85,6 +85,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--head-lr", type=float, default=None,
                    help="supervised: learning rate of the new classifier head (default: --lr); a randomly "
                         "initialised head often wants a larger one, e.g. 1e-3.")
+    f.add_argument("--pseudo-labels", default=None, metavar="PREDICTION_DIR",
+                   help="supervised: also train on the nodes without a gold training label, against a GNN's class "
+                        "probabilities: the --save-prediction-path of `graphkit infer` (GLEM's LM step).")
+    f.add_argument("--pseudo-weight", type=float, default=1.0,
+                   help="supervised: loss weight of a pseudo-labelled node relative to a gold one (default: 1).")
+    f.add_argument("--pseudo-min-confidence", type=float, default=0.0,
+                   help="supervised: keep pseudo-labels whose top class probability is at least this (default: 0).")
     f.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (default: 0.01).")
     f.add_argument("--warmup-ratio", type=float, default=0.1,
                    help="Share of the steps with a linearly rising learning rate, then linear decay (default: 0.1).")
@@ -127,6 +134,8 @@ def run_finetune(args: argparse.Namespace) -> int:
         graph_dir=args.graph_dir, lm_model=args.lm_model, output_dir=args.output_dir, mode=args.mode,
         etypes=args.etype, ntype=args.ntype, label_field=args.label_field, pooling=args.pooling,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, head_lr=args.head_lr,
+        pseudo_labels=args.pseudo_labels, pseudo_weight=args.pseudo_weight,
+        pseudo_min_confidence=args.pseudo_min_confidence,
         weight_decay=args.weight_decay, warmup_ratio=args.warmup_ratio, max_grad_norm=args.max_grad_norm,
         max_seq_length=args.max_seq_length,
         temperature=args.temperature, num_negatives=args.num_negatives, max_steps=args.max_steps,

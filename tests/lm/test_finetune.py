@@ -88,7 +88,7 @@ def test_head_lr_trains_the_classifier_at_its_own_rate(text_graph_src, tiny_bert
     assert moved[-1] < 0.8 * moved[0] and moved[-1] < 0.8 * still[-1], (moved, still)
     with pytest.raises(GraphkitError, match="--head-lr must be > 0"):
         finetune_lm(FinetuneConfig(text_graph_src, tiny_bert, str(tmp_path / "x"), mode="supervised", head_lr=0.0))
-    with pytest.raises(GraphkitError, match="--head-lr are for --mode supervised"):
+    with pytest.raises(GraphkitError, match="--head-lr and --pseudo-labels are for --mode supervised"):
         finetune_lm(FinetuneConfig(text_graph_src, tiny_bert, str(tmp_path / "x"), head_lr=1e-3))
 
 

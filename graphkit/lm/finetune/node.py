@@ -4,6 +4,11 @@ The pooled LM vector of a node's text goes through ``nn.Linear(hidden, num_class
 cross-entropy loss against the node's label, on the label's training mask. Validation
 accuracy picks the epoch whose weights are kept; the head is discarded after training (the
 point is an LM whose vectors separate the classes, for ``lm-embed`` or co-training).
+
+With pseudo-labels (:mod:`graphkit.lm.finetune.pseudo`: a trained GNN's class probabilities) the
+nodes without a gold training label train too, against the GNN's distribution (soft cross-entropy),
+each weighted ``pseudo_weight`` relative to a gold node: GLEM's LM step. Selection still uses the
+gold validation labels.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from torch import nn
 
 from graphkit.errors import GraphkitError, did_you_mean
 from graphkit.lm.finetune.base import Objective
+from graphkit.lm.finetune.pseudo import PseudoLabels
 from graphkit.lm.finetune.text import NodeText
 from graphkit.lm.tokens import check_text_node_types, text_node_types
 from graphkit.schema.graph_meta import LabelMeta
@@ -67,13 +73,16 @@ class SupervisedObjective(Objective):
         train_nodes: Keep this many random training nodes; None: all.
         eval_rows: Evaluate on at most this many validation/test nodes; None: all.
         seed: Seed of the subsampling and of the head's initialisation.
+        pseudo: Soft labels of other nodes (a GNN's predictions); gold training nodes keep their label.
+        pseudo_weight: Loss weight of a pseudo-labelled node relative to a gold one.
     """
 
     mode = "supervised"
     select_metric = "accuracy"
 
     def __init__(self, graph: Graph, ntype: Optional[str], label_field: Optional[str],
-                 train_nodes: Optional[int] = None, eval_rows: Optional[int] = None, seed: int = 0) -> None:
+                 train_nodes: Optional[int] = None, eval_rows: Optional[int] = None, seed: int = 0,
+                 pseudo: Optional[PseudoLabels] = None, pseudo_weight: float = 1.0) -> None:
         self.ntype, label = choose_label(graph, ntype, label_field)
         self.label_name = label.name
         assert label.array is not None
@@ -89,6 +98,8 @@ class SupervisedObjective(Objective):
             m = graph.meta.node_type(self.ntype).masks.get(mask)
             sel = np.flatnonzero(np.asarray(graph.node_mask(self.ntype, mask)) != 0) if m else np.zeros(0, np.int64)
             sel = sel[y[sel] >= 0]
+            if split == "train":
+                labelled = sel  # before subsampling: these never get a pseudo-label
             cap = train_nodes if split == "train" else eval_rows
             if cap is not None and len(sel) > cap:
                 sel = np.sort(rng.choice(sel, size=cap, replace=False))
@@ -99,8 +110,26 @@ class SupervisedObjective(Objective):
                                 hint="Check the label's split (split_pct or custom_split_filenames).")
         self.seed = seed
         self.classifier: Optional[nn.Linear] = None
-        log.info("supervised fine-tuning on %s/%s (%d classes): %d training, %d validation, %d test nodes",
-                 self.ntype, self.label_name, self.num_classes, len(ids["train"]), len(ids["val"]), len(ids["test"]))
+        # Training items: the gold training nodes, then the pseudo-labelled others; sorted for lookups.
+        gold = ids["train"]
+        if pseudo is None:
+            pseudo = PseudoLabels(np.zeros(0, np.int64), np.zeros((0, self.num_classes), np.float32))
+        if pseudo.probs.shape[1] != self.num_classes:
+            raise GraphkitError(f"--pseudo-labels: {pseudo.source} has {pseudo.probs.shape[1]} classes, label "
+                                f"'{self.label_name}' of '{self.ntype}' has {self.num_classes}.")
+        extra = ~np.isin(pseudo.ids, labelled)
+        n_pseudo = int(extra.sum())
+        items = np.concatenate([gold, pseudo.ids[extra]])
+        targets = torch.zeros(len(items), self.num_classes)
+        targets[torch.arange(len(gold)), self.labels[torch.from_numpy(gold)]] = 1.0
+        targets[len(gold):] = torch.from_numpy(pseudo.probs[extra])
+        weights = torch.cat([torch.ones(len(gold)), torch.full((n_pseudo,), float(pseudo_weight))])
+        order = np.argsort(items, kind="stable")
+        self.train_items, self.targets, self.weights = items[order], targets[order], weights[order]
+        self.num_pseudo = n_pseudo
+        log.info("supervised fine-tuning on %s/%s (%d classes): %d training, %d validation, %d test nodes%s",
+                 self.ntype, self.label_name, self.num_classes, len(ids["train"]), len(ids["val"]), len(ids["test"]),
+                 f", {n_pseudo} pseudo-labelled (weight {pseudo_weight:g})" if n_pseudo else "")
 
     def init_head(self, hidden: int) -> None:
         torch.manual_seed(self.seed)
@@ -110,10 +139,10 @@ class SupervisedObjective(Objective):
         return self.classifier
 
     def num_train(self) -> int:
-        return len(self.ids["train"])
+        return len(self.train_items)
 
     def train_batches(self, rng: np.random.Generator, batch_size: int) -> Iterator[np.ndarray]:
-        ids = rng.permutation(self.ids["train"])
+        ids = rng.permutation(self.train_items)
         for a in range(0, len(ids), batch_size):
             yield ids[a:a + batch_size]
 
@@ -123,7 +152,12 @@ class SupervisedObjective(Objective):
 
     def loss(self, text: NodeText, batch: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
         logits = self._logits(text, batch)
-        return F.cross_entropy(logits, self.labels[torch.from_numpy(batch)].to(logits.device))
+        if not self.num_pseudo:
+            return F.cross_entropy(logits, self.labels[torch.from_numpy(batch)].to(logits.device))
+        pos = torch.from_numpy(np.searchsorted(self.train_items, batch))
+        w = self.weights[pos].to(logits.device)
+        per_node = F.cross_entropy(logits, self.targets[pos].to(logits.device), reduction="none")
+        return (w * per_node).sum() / w.sum().clamp_min(1e-12)
 
     def has_split(self, split: str) -> bool:
         return len(self.ids[split]) > 0
@@ -142,4 +176,4 @@ class SupervisedObjective(Objective):
 
     def describe(self) -> dict[str, Any]:
         return {"ntype": self.ntype, "label_field": self.label_name, "num_classes": self.num_classes,
-                "nodes": {s: int(len(v)) for s, v in self.ids.items()}}
+                "nodes": {s: int(len(v)) for s, v in self.ids.items()}, "pseudo_labelled": self.num_pseudo}

@@ -27,7 +27,8 @@ from graphkit.lm.encoder import check_pooling
 from graphkit.lm.finetune.base import Objective
 from graphkit.lm.finetune.link import GraphAwareObjective
 from graphkit.lm.finetune.loop import LoopOptions, evaluate, run_loop
-from graphkit.lm.finetune.node import SupervisedObjective
+from graphkit.lm.finetune.node import SupervisedObjective, choose_label
+from graphkit.lm.finetune.pseudo import read_pseudo_labels
 from graphkit.lm.finetune.text import NodeText
 from graphkit.lm.fingerprint import model_fingerprint
 from graphkit.lm.tokens import node_tokens
@@ -56,6 +57,9 @@ class FinetuneConfig:
     batch_size: int = 32
     lr: float = 2e-5
     head_lr: Optional[float] = None  # supervised: the classifier's learning rate; None: lr
+    pseudo_labels: Optional[str] = None  # supervised: a `graphkit infer` prediction folder (GLEM's LM step)
+    pseudo_weight: float = 1.0  # supervised: loss weight of a pseudo-labelled node relative to a gold one
+    pseudo_min_confidence: float = 0.0  # supervised: keep pseudo-labels whose top probability reaches this
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     max_grad_norm: float = 1.0
@@ -87,8 +91,13 @@ class FinetuneConfig:
         if self.lr <= 0 or self.weight_decay < 0 or not 0 <= self.warmup_ratio < 1 or self.max_grad_norm < 0:
             raise GraphkitError("--lr must be > 0, --weight-decay >= 0, --warmup-ratio in [0, 1), "
                                 "--max-grad-norm >= 0.")
-        if self.mode == "graph-aware" and (self.ntype or self.label_field or self.train_nodes or self.head_lr):
-            raise GraphkitError("--ntype, --label-field, --train-nodes and --head-lr are for --mode supervised.",
+        if self.pseudo_weight <= 0 or not 0 <= self.pseudo_min_confidence <= 1:
+            raise GraphkitError(f"--pseudo-weight must be > 0 and --pseudo-min-confidence in [0, 1], got "
+                                f"{self.pseudo_weight} and {self.pseudo_min_confidence}.")
+        if self.mode == "graph-aware" and (self.ntype or self.label_field or self.train_nodes or self.head_lr
+                                           or self.pseudo_labels):
+            raise GraphkitError("--ntype, --label-field, --train-nodes, --head-lr and --pseudo-labels are for "
+                                "--mode supervised.",
                                 hint="Graph-aware mode takes --etype and --train-edges.")
         if self.mode == "supervised" and (self.etypes or self.train_edges or self.num_negatives):
             raise GraphkitError("--etype, --train-edges and --num-negatives are for --mode graph-aware.")
@@ -105,7 +114,12 @@ def build_objective(cfg: FinetuneConfig, graph: Graph) -> Objective:
     if cfg.mode == "graph-aware":
         return GraphAwareObjective(graph, cfg.etypes, cfg.temperature, cfg.num_negatives, cfg.train_edges,
                                    cfg.eval_rows, cfg.seed)
-    return SupervisedObjective(graph, cfg.ntype, cfg.label_field, cfg.train_nodes, cfg.eval_rows, cfg.seed)
+    pseudo = None
+    if cfg.pseudo_labels:
+        ntype, _ = choose_label(graph, cfg.ntype, cfg.label_field)
+        pseudo = read_pseudo_labels(graph, ntype, cfg.pseudo_labels, cfg.pseudo_min_confidence)
+    return SupervisedObjective(graph, cfg.ntype, cfg.label_field, cfg.train_nodes, cfg.eval_rows, cfg.seed,
+                               pseudo, cfg.pseudo_weight)
 
 
 def _text_types(objective: Objective) -> list[str]:

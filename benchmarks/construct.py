@@ -12,7 +12,8 @@ GraphStorm's ``gconstruct_conf.json``, then times ``graphkit construct
 
 The last line is machine-readable:
 
-    construct_s=<median wall seconds> edges=<forward input edges> edges_per_s=<edges / construct_s> peak_rss_mb=<max over runs>
+    construct_s=<median wall seconds> edges=<forward input edges> edges_per_s=<edges / construct_s>
+    peak_rss_mb=<max over runs>
 
 Wall time includes interpreter start-up and imports, as GraphStorm's 10.6-11.1 s
 for 100k edges did. Peak RSS is the child's own ``ru_maxrss`` (``os.wait4``), so the
@@ -184,7 +185,8 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=5000, help="Number of item nodes (default: 5000).")
     ap.add_argument("--edges", type=int, default=100000, help="Number of user-rates-item edges (default: 100000).")
     ap.add_argument("--feat-dim", type=int, default=16, help="Feature dimension (default: 16).")
-    ap.add_argument("--repeats", type=int, default=3, help="Timed construction runs; the median is reported (default: 3).")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="Timed construction runs; the median is reported (default: 3).")
     ap.add_argument("--seed", type=int, default=0, help="Data generation seed (default: 0).")
     ap.add_argument("--workdir", default=None, help="Where to write tables and graphs (default: a temporary folder).")
     ap.add_argument("--keep", action="store_true", help="Keep the work folder (always kept when --workdir is given).")

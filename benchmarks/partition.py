@@ -147,7 +147,8 @@ def main() -> None:
                 cuts.append(meta["edge_cut"])
                 worst = max(meta["balance"].values())
                 print(f"{method} run {r + 1}/{a.repeats}: {wall:.2f}s wall (assign {d['assign_s']:.2f}s"
-                      + (f" = homogenize {d['homogenize_s']:.2f}s + METIS {d['metis_s']:.2f}s" if "metis_s" in d else "")
+                      + (f" = homogenize {d['homogenize_s']:.2f}s + METIS {d['metis_s']:.2f}s"
+                         if "metis_s" in d else "")
                       + f", write {d['write_s']:.2f}s), peak RSS {rss:,.0f} MB, edge cut {meta['edge_cut']:.4f}, "
                       f"worst balance {worst:.3f}", flush=True)
             result[method] = (statistics.median(walls), statistics.median(cuts))

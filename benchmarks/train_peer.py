@@ -58,7 +58,8 @@ def main() -> None:
                 continue
             for r in range(args.repeats):
                 model = os.path.join(work, f"{task}-{r}")
-                wall = graphkit("train", "--part-config", graph, "--cf", str(BENCH / "graphstorm-configs" / f"{task}.yaml"),
+                wall = graphkit("train", "--part-config", graph,
+                                "--cf", str(BENCH / "graphstorm-configs" / f"{task}.yaml"),
                                 "--save-model-path", model, "--seed", str(r))
                 with open(os.path.join(model, "metrics.json"), encoding="utf-8") as f:
                     m = json.load(f)

@@ -114,7 +114,8 @@ def _split_matrix(col: ColumnRef, arr: pa.Array, sep: str) -> np.ndarray:
     bad = np.flatnonzero(lengths != dim)
     if bad.size:
         r = int(bad[0])
-        raise col.error(f"ragged feature: row 0 splits into {dim} values by {sep!r} but this row into {int(lengths[r])}.", row=r)
+        raise col.error(f"ragged feature: row 0 splits into {dim} values by {sep!r} "
+                        f"but this row into {int(lengths[r])}.", row=r)
     values = _parse_floats(col, parts.flatten(), per_row=dim)
     return values.reshape(len(arr), dim)
 

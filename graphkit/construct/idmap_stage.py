@@ -179,7 +179,8 @@ def build_graph(tg: TransformedGraph, out_dir: str, graph_name: str, add_reverse
             write_id_map(tmp, id_map_path(ntype), ids)
             meta = NodeTypeMeta(name=ntype, num_nodes=len(ids), id_map=id_map_path(ntype), id_dtype=str(ids.type))
             if nd is not None:
-                meta.features, meta.labels, meta.masks = _write_type_data(w, f"nodes/{safe_name(ntype)}", nd, None, None)
+                meta.features, meta.labels, meta.masks = _write_type_data(w, f"nodes/{safe_name(ntype)}", nd,
+                                                                          None, None)
             ntype_meta[ntype] = meta
             log.info("node type %s: %d nodes", ntype, len(ids))
 

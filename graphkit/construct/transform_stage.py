@@ -153,7 +153,8 @@ def _transform_edges(cfg: GraphConfig, etype: EdgeType, input_dir: Optional[str]
     id_blocks = [e for e in blocks if e.src_column is not None]
     if len(id_blocks) > 1:
         raise ConfigError(
-            f"edge type {etype_str(etype)} has endpoint columns in several blocks ({id_blocks[0].key}, {id_blocks[1].key}).",
+            f"edge type {etype_str(etype)} has endpoint columns in several blocks "
+            f"({id_blocks[0].key}, {id_blocks[1].key}).",
             file=cfg.path, key=id_blocks[1].key,
             hint="List all files of the edge type in one block's 'files'; other blocks may add features row-aligned.",
         )
@@ -314,6 +315,7 @@ def read_transformed(in_dir: str) -> TransformedGraph:
                                                id_columns=tuple(e["id_columns"]))
     id_maps = {t: pq.read_table(os.path.join(in_dir, rel)).column("id").combine_chunks()
                for t, rel in m.get("id_maps", {}).items()}
-    return TransformedGraph(nodes=nodes, edges=edges, records=m["records"], config=m["config"],  # type: ignore[arg-type]
+    return TransformedGraph(nodes=nodes, edges=edges, records=m["records"],  # type: ignore[arg-type]
+                            config=m["config"],
                             config_path=m["config_path"], seed=m["seed"], id_maps=id_maps,
                             reused_from=m.get("reused_from"))

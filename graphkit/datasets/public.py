@@ -168,7 +168,8 @@ def write_planetoid(data_dir: str, name: str, out_dir: str, row_normalize: bool 
     return _write_config(
         out_dir,
         nodes=[{"node_type": "paper", "node_id_col": "nid", **_parquet([nodes]),
-                "features": [{"feature_col": "feat", **({"transform": {"name": "row_normalize"}} if row_normalize else {})}],
+                "features": [{"feature_col": "feat",
+                              **({"transform": {"name": "row_normalize"}} if row_normalize else {})}],
                 "labels": [{"label_col": "label", "task_type": "classification", "custom_split_filenames": split}]}],
         edges=[{"relation": ["paper", "cites", "paper"], "source_id_col": "src", "dest_id_col": "dst",
                 **_parquet([edges])}],

@@ -61,7 +61,8 @@ def partition_root(part_config: str) -> str:
     """The folder of a ``partition.json`` (given as the file or the folder)."""
     root = os.path.dirname(os.path.abspath(part_config)) if os.path.isfile(part_config) else part_config
     if not os.path.exists(os.path.join(root, PARTITION_FILE)):
-        raise GraphkitError(f"no {PARTITION_FILE} here.", file=part_config, hint="Create one with `graphkit partition`.")
+        raise GraphkitError(f"no {PARTITION_FILE} here.", file=part_config,
+                            hint="Create one with `graphkit partition`.")
     return root
 
 

@@ -157,7 +157,8 @@ class _Pipeline:
     def _batch_seed(self, index: int) -> int:
         """The sampling seed of batch ``index``: (seed, epoch, index), and the rank when there are several."""
         rank, world = getattr(self, "rank", 0), getattr(self, "world_size", 1)
-        parts = (self.seed, self.epoch, index) if world == 1 else (self.seed, self.epoch, index, rank)  # type: ignore[attr-defined]
+        seed, epoch = self.seed, self.epoch  # type: ignore[attr-defined]
+        parts = (seed, epoch, index) if world == 1 else (seed, epoch, index, rank)
         return int(mix_seed(*parts))
 
     # --- iteration -----------------------------------------------------------

@@ -69,7 +69,8 @@ class Reader:
             raise self.error(key, f"expected a string or a non-empty list of strings, got {value!r:.80}.")
         return tuple(value)
 
-    def choice(self, key: str, choices: Iterable[str], default: Optional[str] = None, required: bool = False) -> Optional[str]:
+    def choice(self, key: str, choices: Iterable[str], default: Optional[str] = None,
+               required: bool = False) -> Optional[str]:
         value = self.get(key, str, default=default, required=required)
         choices = list(choices)
         if value is not None and value not in choices:

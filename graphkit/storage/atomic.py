@@ -33,7 +33,8 @@ def atomic_output_dir(path: str, markers: Sequence[str]) -> Iterator[str]:
             raise GraphkitError(
                 "the output directory exists and is not empty; refusing to overwrite it.",
                 file=path,
-                hint=f"Choose another --output-dir or remove it (graphkit replaces only its own outputs: {', '.join(markers)}).",
+                hint=f"Choose another --output-dir or remove it "
+                     f"(graphkit replaces only its own outputs: {', '.join(markers)}).",
             )
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)

@@ -23,7 +23,8 @@ from graphkit.schema.gconstruct import FileFormat
 
 log = logging.getLogger(__name__)
 
-_EXTENSIONS = {"csv": (".csv", ".tsv", ".txt", ".csv.gz"), "parquet": (".parquet", ".pq"), "json": (".json", ".jsonl", ".ndjson")}
+_EXTENSIONS = {"csv": (".csv", ".tsv", ".txt", ".csv.gz"), "parquet": (".parquet", ".pq"),
+               "json": (".json", ".jsonl", ".ndjson")}
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,8 @@ def read_table(files: Sequence[str], fmt: FileFormat, columns: Sequence[str], ke
         data = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
     except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
         data = _concat_as_strings(tables, columns, files, key, e)
-    return Table(data=data.combine_chunks() if data.num_columns else data, source=RowSource(tuple(files), tuple(starts), n))
+    return Table(data=data.combine_chunks() if data.num_columns else data,
+                 source=RowSource(tuple(files), tuple(starts), n))
 
 
 def _concat_as_strings(tables: list[pa.Table], columns: list[str], files: Sequence[str], key: str,

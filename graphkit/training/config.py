@@ -28,10 +28,12 @@ log = logging.getLogger(__name__)
 _COMMON: dict[str, tuple[tuple, Any]] = {
     # basic
     "backend": ((str,), "gloo"), "verbose": ((bool,), False), "node_feat_name": ((list, str), None),
-    "edge_feat_name": ((list, str), None), "edge_feat_mp_op": ((str,), "concat"), "ip_config": ((str,), None), "part_config": ((str,), None),
+    "edge_feat_name": ((list, str), None), "edge_feat_mp_op": ((str,), "concat"), "ip_config": ((str,), None),
+    "part_config": ((str,), None),
     "model_select_etype": ((str,), None), "seed": ((int,), 0), "num_workers": ((int,), 0),
     # gnn
-    "model_encoder_type": ((str,), "rgcn"), "fanout": ((str, int, list), "10,10"), "eval_fanout": ((str, int, list), None),
+    "model_encoder_type": ((str,), "rgcn"), "fanout": ((str, int, list), "10,10"),
+    "eval_fanout": ((str, int, list), None),
     "num_layers": ((int,), 2), "hidden_size": ((int,), 128), "use_mini_batch_infer": ((bool,), True),
     "num_heads": ((int,), 4), "attn_dropout": ((float,), 0.0), "gnn_norm": ((str,), None),
     "control_variate": ((bool,), False), "lp_keep_held_out_edges": ((bool,), False),
@@ -68,7 +70,8 @@ _TASK: dict[str, tuple[tuple, Any]] = {
     "lp_loss_func": ((str,), "cross_entropy"), "contrastive_loss_temperature": ((float,), 1.0),
     "num_negative_edges": ((int,), 16), "num_negative_edges_eval": ((int,), 1000),
     "train_negative_sampler": ((str,), "uniform"), "eval_negative_sampler": ((str,), "uniform"),
-    "train_etype": ((list, str), None), "eval_etype": ((list, str), None), "lp_edge_weight_for_loss": ((list, str), None),
+    "train_etype": ((list, str), None), "eval_etype": ((list, str), None),
+    "lp_edge_weight_for_loss": ((list, str), None),
     "report_eval_per_type": ((bool,), False), "mask_fields": ((list,), None), "task_weight": ((float,), 1.0),
     "batch_size": ((int,), None), "topk": ((int,), 10),
 }

@@ -18,7 +18,8 @@ GraphStorm spells the per-node-type LM settings in two ways, and graphkit reads 
 
 Besides GraphStorm's keys, an entry may set ``pooling`` (``pooler``, GraphStorm's choice and the
 default; ``cls``; ``mean``) and ``max_seq_length`` (use only the first N stored tokens of every
-text: cheaper co-training than the length the graph was tokenised with). Ranges follow GraphStorm: ``lm_train_nodes >= -1`` (-1: every node of
+text: cheaper co-training than the length the graph was tokenised with).
+Ranges follow GraphStorm: ``lm_train_nodes >= -1`` (-1: every node of
 a mini-batch back-propagates through the LM; 0: none, the LM stays as loaded),
 ``lm_infer_batch_size > 0``, ``freeze_lm_encoder_epochs >= 0``, ``lm_tune_lr > 0`` (default ``lr``).
 """

@@ -31,5 +31,6 @@ def build_optimizers(model: GraphModel, cfg: TrainConfig) -> dict[str, torch.opt
     if sparse:
         out["sparse"] = torch.optim.SparseAdam(sparse, lr=float(cfg.sparse_optimizer_lr))
     if isinstance(model.input.embeddings, DistEmbeddings):
-        out["sparse"] = DistSparseAdam(model.input.embeddings, lr=float(cfg.sparse_optimizer_lr))  # type: ignore[assignment]
+        out["sparse"] = DistSparseAdam(model.input.embeddings,  # type: ignore[assignment]
+                                       lr=float(cfg.sparse_optimizer_lr))
     return out

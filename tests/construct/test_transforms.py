@@ -205,7 +205,8 @@ def graphstorm_rank_gauss(x: np.ndarray, eps: float = EPS) -> np.ndarray:
 
 
 def test_rank_gauss_on_five_values():
-    out, _ = fit(table(x=col([10.0, 30.0, 20.0, 50.0, 40.0])), feature(feature_col="x", transform={"name": "rank_gauss"}))
+    out, _ = fit(table(x=col([10.0, 30.0, 20.0, 50.0, 40.0])),
+                 feature(feature_col="x", transform={"name": "rank_gauss"}))
     y = out["x"][:, 0]
     assert out["x"].dtype == np.float32 and out["x"].shape == (5, 1)
     # ranks 0, 2, 1, 4, 3 of 5 -> -1, 0, -0.5, 1, 0.5, clipped by epsilon at the ends

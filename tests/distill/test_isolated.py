@@ -69,7 +69,8 @@ def test_teacher_loses_its_edges_students_do_not_need_them(dgraph, teacher_dir, 
     with open(os.path.join(student_dir, "distill_metrics.json"), encoding="utf-8") as f:
         assert s.isolated == s.with_edges == json.load(f)["test"]  # the student reads no edges
     assert s.model == "distilled-student" and s.isolated["accuracy"] > t.isolated["accuracy"]
-    report = isolated_report(dgraph, teacher_dir, {"distilled-student": student_dir, "no-distill-student": baseline_dir})
+    report = isolated_report(dgraph, teacher_dir,
+                             {"distilled-student": student_dir, "no-distill-student": baseline_dir})
     assert report["teacher-with-edges"] == t.with_edges["accuracy"]
     assert report["teacher-isolated"] == t.isolated["accuracy"]
     assert report["distilled-student"] == s.isolated["accuracy"]

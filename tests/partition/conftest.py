@@ -60,7 +60,8 @@ def write_community_tables(d: str, seed: int = 0) -> str:
                              "community": user_c.astype(np.int64)}), os.path.join(d, "users.parquet"))
     pq.write_table(pa.table({"iid": [f"i{i}" for i in range(k * ni)],
                              "w": rng.normal(size=k * ni).astype(np.float32)}), os.path.join(d, "items.parquet"))
-    pq.write_table(pa.table({"s": [f"u{i}" for i in fu], "d": [f"u{i}" for i in fv]}), os.path.join(d, "follows.parquet"))
+    pq.write_table(pa.table({"s": [f"u{i}" for i in fu], "d": [f"u{i}" for i in fv]}),
+                   os.path.join(d, "follows.parquet"))
     pq.write_table(pa.table({"s": [f"u{i}" for i in lu], "d": [f"i{i}" for i in li],
                              "r": rng.random(len(lu))}), os.path.join(d, "likes.parquet"))
     config = {

@@ -112,7 +112,8 @@ def test_excluded_edges_absent_in_both_directions(bipartite):
     g = bipartite
     sampler = NeighborSampler(g, "-1,-1")
     excluded = np.array([0, 6, 9])  # user 0's ratings of items 0, 1, 2
-    sub = sampler.sample_from_nodes({"item": np.array([0, 1, 2]), "user": np.array([0])}, exclude_eids={RATES: excluded})
+    sub = sampler.sample_from_nodes({"item": np.array([0, 1, 2]), "user": np.array([0])},
+                                    exclude_eids={RATES: excluded})
     for block in sub.blocks:
         for e in block.eids:
             assert not set(block.eids[e].tolist()) & set(excluded.tolist()), e

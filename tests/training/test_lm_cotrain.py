@@ -99,7 +99,8 @@ def test_fetch_gives_tokens_and_float_features_of_text_types(text_graph, bert):
     assert isinstance(x["paper"], TextFeatures) and x["author"].shape == (1, 4)
     ids = np.asarray(text_graph.node_feature("paper", "input_ids"))
     np.testing.assert_array_equal(x["paper"].input_ids.numpy(), ids[[3, 0]])
-    np.testing.assert_array_equal(x["paper"].dense.numpy(), np.asarray(text_graph.node_feature("paper", "feat"))[[3, 0]])
+    np.testing.assert_array_equal(x["paper"].dense.numpy(),
+                                  np.asarray(text_graph.node_feature("paper", "feat"))[[3, 0]])
     # the projection of paper reads [LM output (16), feat (2)]
     assert model.input.proj["paper"].in_features == 16 + 2 and "paper" not in model.input.embeddings
 

@@ -30,7 +30,8 @@ def _tokens(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     ids = np.zeros((len(labels), SEQ), np.int64)
     for i, c in enumerate(labels):
         words = list(len(SPECIAL) + c * WORDS_PER_CLASS + rng.choice(WORDS_PER_CLASS, 2, replace=False))
-        noise = len(SPECIAL) + NUM_CLASSES * WORDS_PER_CLASS + rng.choice(NOISE_WORDS, rng.integers(1, 4), replace=False)
+        noise = (len(SPECIAL) + NUM_CLASSES * WORDS_PER_CLASS
+                 + rng.choice(NOISE_WORDS, rng.integers(1, 4), replace=False))
         row = [CLS] + list(rng.permutation(words + list(noise))) + [SEP]
         ids[i, : len(row)] = row
     return ids

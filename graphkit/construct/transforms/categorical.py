@@ -32,7 +32,8 @@ class ToCategorical(Transform):
         m = self.p["mapping"]
         if m is not None:
             idx = list(m.values())
-            if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in idx) or len(set(idx)) != len(idx):
+            if (not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in idx)
+                    or len(set(idx)) != len(idx)):
                 raise self.error("mapping", "mapping values must be distinct non-negative integers.")
 
     def _tokens(self, col: ColumnRef) -> tuple[pa.Array, np.ndarray]:

@@ -31,7 +31,8 @@ class GATLayer(HeteroLayer):
     def __init__(self, schema: GraphSchema, in_dim: int, out_dim: int, heads: int = 4, attn_dropout: float = 0.0,
                  **kwargs) -> None:
         if out_dim % heads and out_dim < heads:
-            heads = 1  # an output layer narrower than the heads (e.g. 7 classes): one head, as the GAT paper's Cora model
+            # an output layer narrower than the heads (e.g. 7 classes): one head, as the GAT paper's Cora model
+            heads = 1
         if out_dim % heads:
             raise ValueError(f"hidden size {out_dim} is not divisible by {heads} attention heads")
         kwargs.setdefault("self_loop", not self.add_self_loops)
@@ -70,18 +71,21 @@ def _attention_encoder(layer_cls: type, schema: GraphSchema, hidden: int, num_la
 def gat(schema: GraphSchema, hidden: int, num_layers: int, dropout: float = 0.0, num_heads: int = 4,
         attn_dropout: float = 0.0, norm: str | None = None, in_dim: int | None = None, out_dim: int | None = None,
         **_) -> nn.Module:
-    return _attention_encoder(GATLayer, schema, hidden, num_layers, dropout, num_heads, attn_dropout, norm, in_dim, out_dim)
+    return _attention_encoder(GATLayer, schema, hidden, num_layers, dropout, num_heads, attn_dropout, norm,
+                              in_dim, out_dim)
 
 
 @register_encoder("gatv2")
 def gatv2(schema: GraphSchema, hidden: int, num_layers: int, dropout: float = 0.0, num_heads: int = 4,
           attn_dropout: float = 0.0, norm: str | None = None, in_dim: int | None = None, out_dim: int | None = None,
         **_) -> nn.Module:
-    return _attention_encoder(GATv2Layer, schema, hidden, num_layers, dropout, num_heads, attn_dropout, norm, in_dim, out_dim)
+    return _attention_encoder(GATv2Layer, schema, hidden, num_layers, dropout, num_heads, attn_dropout, norm,
+                              in_dim, out_dim)
 
 
 @register_encoder("rgat")
 def rgat(schema: GraphSchema, hidden: int, num_layers: int, dropout: float = 0.0, num_heads: int = 4,
          attn_dropout: float = 0.0, norm: str | None = None, in_dim: int | None = None, out_dim: int | None = None,
         **_) -> nn.Module:
-    return _attention_encoder(RGATLayer, schema, hidden, num_layers, dropout, num_heads, attn_dropout, norm, in_dim, out_dim)
+    return _attention_encoder(RGATLayer, schema, hidden, num_layers, dropout, num_heads, attn_dropout, norm,
+                              in_dim, out_dim)

@@ -47,8 +47,10 @@ class GCNLayer(HeteroLayer):
 
 @register_encoder("gcn")
 def gcn(schema: GraphSchema, hidden: int, num_layers: int, dropout: float = 0.0,
-        degrees: Mapping[NodeType, torch.Tensor] | None = None, norm: str | None = None, in_dim: int | None = None, out_dim: int | None = None,
+        degrees: Mapping[NodeType, torch.Tensor] | None = None, norm: str | None = None, in_dim: int | None = None,
+        out_dim: int | None = None,
         **_) -> nn.Module:
     if degrees is None:
         raise ValueError("the GCN encoder needs whole-graph node degrees")
-    return stack(GCNLayer, schema, hidden, num_layers, dropout, degrees=degrees, norm=norm, in_dim=in_dim, out_dim=out_dim)
+    return stack(GCNLayer, schema, hidden, num_layers, dropout, degrees=degrees, norm=norm, in_dim=in_dim,
+                 out_dim=out_dim)

@@ -98,4 +98,5 @@ def rgcn(schema: GraphSchema, hidden: int, num_layers: int, dropout: float = 0.0
 @register_encoder("sage")
 def sage(schema: GraphSchema, hidden: int, num_layers: int, dropout: float = 0.0, norm: str | None = None,
          in_dim: int | None = None, out_dim: int | None = None, **_) -> "nn.Module":
-    return stack(SAGELayer, schema, hidden, num_layers, dropout, self_loop=True, norm=norm, in_dim=in_dim, out_dim=out_dim)
+    return stack(SAGELayer, schema, hidden, num_layers, dropout, self_loop=True, norm=norm, in_dim=in_dim,
+                 out_dim=out_dim)

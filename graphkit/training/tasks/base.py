@@ -87,7 +87,8 @@ class Task(ABC):
         fanout = self.train_cfg.fanout
         if evaluation:
             if not self.train_cfg.use_mini_batch_infer:
-                fanout = ",".join(["-1"] * len(str(fanout).split(","))) if isinstance(fanout, str) else [-1] * len(fanout)
+                fanout = (",".join(["-1"] * len(str(fanout).split(","))) if isinstance(fanout, str)
+                          else [-1] * len(fanout))
             elif self.train_cfg.eval_fanout is not None:
                 fanout = self.train_cfg.eval_fanout
         if self.train_cfg.model_encoder_type == "mlp":

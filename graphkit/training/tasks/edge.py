@@ -43,7 +43,8 @@ class EdgeTask(Task):
         lab = meta.labels[self.label_name]
         self.labels = np.asarray(g.load(lab.array))  # type: ignore[arg-type]
         self.num_classes = 1 if self.regression else int(cfg.num_classes or lab.num_classes or 0)
-        self.ids = {s: mask_ids(g, self.etype, m, node=False) for s, m in zip(SPLITS, cfg.mask_fields or lab.mask_names)}
+        self.ids = {s: mask_ids(g, self.etype, m, node=False)
+                    for s, m in zip(SPLITS, cfg.mask_fields or lab.mask_names)}
         self.edge_feat_names = cfg.decoder_edge_feat or []
         if isinstance(self.edge_feat_names, str):
             self.edge_feat_names = [self.edge_feat_names]

@@ -38,7 +38,8 @@ class NodeTask(Task):
         mask_names = cfg.mask_fields or meta.mask_names
         self.ids = {s: mask_ids(g, self.ntype, m, node=True) for s, m in zip(SPLITS, mask_names)}
         if self.ids["train"].size == 0:
-            raise ConfigError(f"no training nodes: mask '{mask_names[0]}' of '{self.ntype}' is empty.", key="mask_fields")
+            raise ConfigError(f"no training nodes: mask '{mask_names[0]}' of '{self.ntype}' is empty.",
+                              key="mask_fields")
         self.loss_fn = self.supervised_loss(self.regression, self.num_classes)
         self.cv: ControlVariate | None = None  # histories, created with the model (control_variate: true)
 

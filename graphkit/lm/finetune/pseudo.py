@@ -60,7 +60,12 @@ def read_pseudo_labels(graph: Graph, ntype: str, folder: str, min_confidence: fl
                                 hint="Classification predictions of `graphkit infer` have id, pred and prob.")
         col = t.column("id").combine_chunks()
         if col.type != raw.type:
-            col = col.cast(raw.type)
+            try:
+                col = col.cast(raw.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise GraphkitError(f"{path}: column 'id' is {col.type}, but the node IDs of '{ntype}' are "
+                                    f"{raw.type}.",
+                                    hint="The predictions must come from a model of this graph.") from None
         idx = pc.index_in(col, value_set=raw)
         if idx.null_count:
             row = int(np.flatnonzero(np.asarray(idx.is_null()))[0])
@@ -91,6 +96,8 @@ def _prob_matrix(col: pa.Array, path: str) -> np.ndarray:
             pa.types.is_large_list(col.type)) or not pa.types.is_floating(col.type.value_type):
         raise GraphkitError(f"{path}: column 'prob' is {col.type}, not a list of floats.")
     lengths = np.asarray(pc.list_value_length(col).fill_null(-1))
+    if (lengths < 0).any():
+        raise GraphkitError(f"{path}, row {int(np.flatnonzero(lengths < 0)[0])}: 'prob' is null.")
     if len(lengths) and (lengths != lengths[0]).any():
         row = int(np.flatnonzero(lengths != lengths[0])[0])
         raise GraphkitError(f"{path}, row {row}: 'prob' has {lengths[row]} values, row 0 has {lengths[0]}.")

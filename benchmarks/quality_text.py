@@ -35,8 +35,9 @@ accuracy over the seeds (mean, std):
 
 CPU settings are chosen to be affordable on 2 cores (about 30-50 sentences/s at 128 tokens):
 fine-tuning and co-training read the first ``--ft-seq-len`` tokens (default 64), the supervised
-fine-tuning runs ``--ft-epochs`` (default 1), co-training its config's epochs (``--cotrain-epochs``) on
-``--cotrain-seeds`` seeds (default: all), graph-aware fine-tuning ``--ga-epochs`` (default 1).
+fine-tuning runs ``--ft-epochs`` (default 1), the pseudo-label one ``--pl-epochs`` (default 3),
+co-training its config's epochs (``--cotrain-epochs``) on ``--cotrain-seeds`` seeds (default: all),
+graph-aware fine-tuning ``--ga-epochs`` (default 1).
 ``--pooling cls`` runs every LM row on the [CLS] output, which MiniLM was not trained to make an
 embedding of (an ablation: MiniLM's mean-pooled embedding was trained contrastively on citation
 pairs, which is what graph-aware fine-tuning teaches). A GPU affords more (128 tokens, several

@@ -151,9 +151,7 @@ class SupervisedObjective(Objective):
         return self.classifier(text.encode(self.ntype, ids))
 
     def loss(self, text: NodeText, batch: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-        logits = self._logits(text, batch)
-        if not self.num_pseudo:
-            return F.cross_entropy(logits, self.labels[torch.from_numpy(batch)].to(logits.device))
+        logits = self._logits(text, batch)  # gold nodes: one-hot targets, weight 1 (plain cross-entropy)
         pos = torch.from_numpy(np.searchsorted(self.train_items, batch))
         w = self.weights[pos].to(logits.device)
         per_node = F.cross_entropy(logits, self.targets[pos].to(logits.device), reduction="none")

@@ -114,6 +114,7 @@ def fit(graph: str, cfg: TrainConfig, save: Optional[str] = None) -> dict:
 class Settings:
     """The affordable-on-CPU knobs of the LM rows (the defaults); a GPU affords more."""
 
+    embed_seq_len: int = 128  # tokens per text in the graph (what lm-embed reads)
     ft_seq_len: int = 64  # tokens per text when fine-tuning/co-training
     ft_epochs: int = 1  # supervised LM fine-tuning
     ft_batch_size: int = 32
@@ -158,7 +159,7 @@ def run(work: str, seeds: int, wanted: Callable[[str], bool], settings: Optional
     cache = os.environ.get("GRAPHKIT_BENCH_LM_CACHE", os.path.join(work, "lm-cache"))  # reruns may share one
     tables = os.path.join(work, "tables")
     conf = public.write_citeseer_text(str(data), tables, text_transform={
-        "name": "tokenize_hf", "bert_model": lm, "max_seq_length": 128})
+        "name": "tokenize_hf", "bert_model": lm, "max_seq_length": st.embed_seq_len})
     gcn = CONFIGS / "citeseer_text_gcn.yaml"
     rows: dict[str, list[float]] = {m: [] for m in MODELS}
     graph_aware = os.environ.get("GRAPHKIT_BENCH_GRAPH_AWARE_LM", os.path.join(work, "lm-graph-aware"))
@@ -257,6 +258,8 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=d.first_seed,
                     help="Run seeds FIRST .. FIRST+SEEDS-1 (split a long run across processes; default: 0).")
     ap.add_argument("--models", default=None, help=f"Only these rows (comma-separated): {', '.join(MODELS)}.")
+    ap.add_argument("--embed-seq-len", type=int, default=d.embed_seq_len,
+                    help="Tokens per text in the graph, which lm-embed reads (default 128).")
     ap.add_argument("--ft-seq-len", type=int, default=d.ft_seq_len,
                     help="Tokens per text when fine-tuning/co-training.")
     ap.add_argument("--ft-epochs", type=int, default=d.ft_epochs, help="Epochs of the supervised LM fine-tuning.")

@@ -273,7 +273,7 @@ def test_lm_embed_fp32_on_the_device_equals_the_cpu(lm_graph, lm_bert, lm_cpu_em
 
 
 @needs_device
-@pytest.mark.skipif(not ON_GPU, reason="reduced precision applies on GPUs only (the CPU always runs fp32)")
+@pytest.mark.skipif(not ON_GPU, reason="GPU precisions; bf16 on the CPU is tests/lm/test_precision.py")
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_lm_embed_reduced_precision_is_close_and_stored_as_float32(lm_graph, lm_bert, lm_cpu_emb, tmp_path,
                                                                   precision):

@@ -145,7 +145,7 @@ def build_lm_encoders(cfg: TrainConfig, graph: Graph, store: FeatureStore) -> li
                             train_nodes=int(cfg.lm_train_nodes), infer_batch_size=int(cfg.lm_infer_batch_size),
                             pooling=c.pooling, freeze_epochs=int(cfg.freeze_lm_encoder_epochs),
                             cache=bool(cfg.cache_lm_embed), gradient_checkpoint=c.gradient_checkpoint,
-                            max_seq_length=c.max_seq_length)
+                            max_seq_length=c.max_seq_length, precision=c.precision)
         log.info("node type(s) %s: language model %s (%s, %.1fM parameters, %s pooling); lm_train_nodes %d, "
                  "freeze_lm_encoder_epochs %d, cache_lm_embed %s", ",".join(c.node_types), c.model_name,
                  getattr(lm.config, "model_type", c.lm_type), sum(p.numel() for p in lm.parameters()) / 1e6,

@@ -17,8 +17,10 @@ GraphStorm spells the per-node-type LM settings in two ways, and graphkit reads 
       node_lm_models: [ ...same entries... ]
 
 Besides GraphStorm's keys, an entry may set ``pooling`` (``pooler``, GraphStorm's choice and the
-default; ``cls``; ``mean``) and ``max_seq_length`` (use only the first N stored tokens of every
-text: cheaper co-training than the length the graph was tokenised with).
+default; ``cls``; ``mean``), ``max_seq_length`` (use only the first N stored tokens of every
+text: cheaper co-training than the length the graph was tokenised with) and ``precision``
+(``auto``: bfloat16 autocast on GPUs that have it, else float32; ``bf16``: also on CPUs with native
+bfloat16, about 1.7x faster there; ``fp32``).
 Ranges follow GraphStorm: ``lm_train_nodes >= -1`` (-1: every node of
 a mini-batch back-propagates through the LM; 0: none, the LM stays as loaded),
 ``lm_infer_batch_size > 0``, ``freeze_lm_encoder_epochs >= 0``, ``lm_tune_lr > 0`` (default ``lr``).
@@ -32,8 +34,9 @@ from typing import Any, Mapping, Optional
 from graphkit.errors import ConfigError, did_you_mean
 
 POOLINGS = ("pooler", "cls", "mean")  # graphkit.lm.embed.POOLINGS, without importing torch here
+PRECISIONS = ("auto", "fp32", "bf16")  # graphkit.models.lm_input.LM_PRECISIONS, likewise
 _ENTRY_KEYS = {"lm_type": str, "model_name": str, "gradient_checkpoint": bool, "node_types": list, "pooling": str,
-               "max_seq_length": int}
+               "max_seq_length": int, "precision": str}
 _REQUIRED = ("lm_type", "model_name", "node_types")
 
 
@@ -47,6 +50,7 @@ class NodeLMConfig:
     gradient_checkpoint: bool = False
     pooling: str = "pooler"
     max_seq_length: Optional[int] = None  # read only the first N stored tokens (None: all)
+    precision: str = "auto"  # auto: bf16 on GPUs with it, else fp32; bf16: also on CPUs with native bf16
 
 
 def parse_node_lm_configs(raw: Any, key: str = "node_lm_configs", file: Optional[str] = None) -> list[NodeLMConfig]:
@@ -86,8 +90,12 @@ def parse_node_lm_configs(raw: Any, key: str = "node_lm_configs", file: Optional
         length = entry.get("max_seq_length")
         if length is not None and length < 1:
             raise ConfigError(f"max_seq_length must be >= 1, got {length}.", file=file, key=f"{where}.max_seq_length")
+        precision = entry.get("precision", "auto")
+        if precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision '{precision}'.", file=file, key=f"{where}.precision",
+                              hint=f"Choices: {', '.join(PRECISIONS)} (fp16 would need loss scaling).")
         out.append(NodeLMConfig(entry["lm_type"], entry["model_name"], tuple(types),
-                                bool(entry.get("gradient_checkpoint", False)), pooling, length))
+                                bool(entry.get("gradient_checkpoint", False)), pooling, length, precision))
     return out
 
 

@@ -129,3 +129,21 @@ def test_gradient_checkpointing_gives_the_same_gradients():
         grads.append(torch.cat([p.grad.reshape(-1) for p in lm.parameters() if p.grad is not None]))
     assert grads[0].abs().sum() > 0
     torch.testing.assert_close(grads[0], grads[1])
+
+
+@pytest.mark.parametrize("precision", ["fp32", "auto", "bf16"])
+def test_precision_on_the_cpu(precision):
+    from graphkit.lm.device import cpu_has_native_bf16
+
+    x = texts(6)
+    ref = LMNodeEncoder(tiny_bert(), ["a"], {"a": 6}, pooling="mean").eval()({"a": torch.arange(6)}, {"a": x})["a"]
+    enc = LMNodeEncoder(tiny_bert(), ["a"], {"a": 6}, pooling="mean", precision=precision).eval()
+    out = enc({"a": torch.arange(6)}, {"a": x})["a"]
+    assert out.dtype == torch.float32
+    if precision == "bf16" and cpu_has_native_bf16():  # bfloat16 autocast ran: close, not equal
+        assert not torch.equal(out, ref)
+        torch.testing.assert_close(out, ref, atol=0.05, rtol=0.05)
+    else:  # auto is fp32 on the CPU, and so is bf16 without native support
+        torch.testing.assert_close(out, ref, atol=0, rtol=0)
+    with pytest.raises(ValueError, match="precision"):
+        LMNodeEncoder(tiny_bert(), ["a"], {"a": 6}, precision="fp16")

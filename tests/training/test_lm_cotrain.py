@@ -71,6 +71,8 @@ def test_config_reads_graphstorm_lm_options():
     ({"node_lm_configs": [{"lm_type": "bert", "node_types": ["paper"]}]}, r"node_lm_configs\[0\].*missing model_name"),
     ({"node_lm_configs": [{"lm_type": "bert", "model_name": "m", "node_types": ["paper"], "pooling": "max"}]},
      "unknown pooling 'max'"),
+    ({"node_lm_configs": [{"lm_type": "bert", "model_name": "m", "node_types": ["paper"], "precision": "fp16"}]},
+     r"node_lm_configs\[0\]\.precision.*unknown precision 'fp16'"),
     ({"node_lm_configs": [{"lm_type": "bert", "model_name": "m", "node_types": ["paper"]},
                           {"lm_type": "bert", "model_name": "n", "node_types": ["paper"]}]},
      "one language model per node type"),

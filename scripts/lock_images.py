@@ -1,7 +1,8 @@
-"""Write images/requirements.lock: the exact versions of graphkit[pipelines,s3]'s runtime dependencies.
+"""Write images/requirements.lock: the exact versions of graphkit[lm,pipelines,s3]'s runtime dependencies.
 
 Run with the project's venv after `bash scripts/setup.sh dev`: `.venv/bin/python scripts/lock_images.py`.
-It walks the installed distributions from graphkit's requirements (the `pipelines` and `s3` extras),
+It walks the installed distributions from graphkit's requirements (the `lm`, `pipelines` and `s3` extras:
+the LM components run in the same images),
 so the images get the versions the test suite ran with. torch's local label (+cpu) is dropped: the CPU
 image installs torch from PyTorch's CPU index first, the CUDA image takes PyPI's CUDA build.
 """
@@ -14,7 +15,7 @@ from importlib import metadata
 
 from packaging.requirements import Requirement
 
-EXTRAS = {"pipelines", "s3"}
+EXTRAS = {"lm", "pipelines", "s3"}
 
 
 def closure(root: str, extras: set[str]) -> dict[str, str]:
@@ -47,7 +48,7 @@ def main() -> int:
     pins.pop("graphkit")
     lines = [f"{n}=={v.split('+')[0]}" for n, v in sorted(pins.items())]
     with open("images/requirements.lock", "w", encoding="utf-8") as f:
-        f.write("# graphkit[pipelines,s3] runtime dependencies, pinned: python scripts/lock_images.py\n")
+        f.write("# graphkit[lm,pipelines,s3] runtime dependencies, pinned: python scripts/lock_images.py\n")
         f.write("\n".join(lines) + "\n")
     print(f"{len(lines)} pins written to images/requirements.lock")
     return 0

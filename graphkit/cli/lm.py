@@ -15,12 +15,12 @@ POOLINGS = ("pooler", "cls", "mean")  # graphkit.lm.embed.POOLINGS, without impo
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
-def _csv(text: Optional[str]) -> Optional[list[str]]:
+def _csv(text: Optional[str], option: str = "--ntypes") -> Optional[list[str]]:
     if text is None:
         return None
     items = [t.strip() for t in text.split(",") if t.strip()]
     if not items:
-        raise GraphkitError("--ntypes: no node type given.")
+        raise GraphkitError(f"{option}: no name given.")
     return items
 
 
@@ -94,6 +94,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="supervised: loss weight of a pseudo-labelled node relative to a gold one (default: 1).")
     f.add_argument("--pseudo-min-confidence", type=float, default=0.0,
                    help="supervised: keep pseudo-labels whose top class probability is at least this (default: 0).")
+    f.add_argument("--lora-rank", type=int, default=0,
+                   help="Train LoRA adapters of this rank instead of every weight (peft); they are merged into the "
+                        "saved model, which loads like any other (default: 0, full fine-tuning).")
+    f.add_argument("--lora-alpha", type=float, default=None, help="LoRA scale numerator (default: --lora-rank).")
+    f.add_argument("--lora-dropout", type=float, default=0.0, help="Dropout on the LoRA input (default: 0).")
+    f.add_argument("--lora-targets", default=None, metavar="NAME,NAME",
+                   help="Linear layers to adapt, by module name (default: peft's for the model type; BERT: "
+                        "query,value).")
     f.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (default: 0.01).")
     f.add_argument("--warmup-ratio", type=float, default=0.1,
                    help="Share of the steps with a linearly rising learning rate, then linear decay (default: 0.1).")
@@ -142,7 +150,9 @@ def run_finetune(args: argparse.Namespace) -> int:
         max_seq_length=args.max_seq_length,
         temperature=args.temperature, num_negatives=args.num_negatives, max_steps=args.max_steps,
         train_nodes=args.train_nodes, train_edges=args.train_edges, eval_rows=args.eval_rows,
-        eval_batch_size=args.eval_batch_size, seed=args.seed, device=args.device, precision=args.precision)
+        eval_batch_size=args.eval_batch_size, seed=args.seed, device=args.device, precision=args.precision,
+        lora_rank=args.lora_rank, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+        lora_targets=_csv(args.lora_targets, "--lora-targets"))
     res = finetune_lm(cfg)
     m = res.metrics
     curve = m["loss_per_step"]

@@ -52,6 +52,9 @@ def pool(outputs: Any, attention_mask: torch.Tensor, pooling: str) -> torch.Tens
 
 def accepts_token_types(model: Any) -> bool:
     """Whether the model's forward takes ``token_type_ids`` (BERT does, DistilBERT does not)."""
+    get_base = getattr(model, "get_base_model", None)  # a peft (LoRA) wrapper: ask the model it wraps
+    if callable(get_base):
+        model = get_base()
     try:
         return "token_type_ids" in inspect.signature(model.forward).parameters
     except (TypeError, ValueError):

@@ -49,6 +49,8 @@ def test_lockfile_pins_every_package_and_the_kfp_the_project_uses():
         pins = dict(line.strip().split("==") for line in f if line.strip() and not line.startswith("#"))
     assert pins["kfp"] == "2.17.0" and pins["kfp-kubernetes"] == "2.17.0" and pins["torch"] == "2.13.0"
     assert "graphkit" not in pins and "pytest" not in pins and "moto" not in pins
+    # the LM components (lm_embed, lm_finetune, distill --student lm) run in the same images
+    assert {"transformers", "tokenizers", "safetensors", "peft"} <= pins.keys()
 
 
 def test_images_are_tagged_with_the_package_version():

@@ -6,6 +6,8 @@ weights, float32), its tokenizer (when the source has one) and ``finetune_metric
 validation and test metrics of the kept weights). It is written atomically: a failed or
 interrupted run leaves no folder, and a previous output stays until the new one is complete.
 ``graphkit lm-embed --lm-model OUT`` and LM+GNN co-training load it like any model folder.
+With ``lora_rank`` > 0 only LoRA adapters train (:mod:`graphkit.lm.lora`); they are merged into
+the weights before the final evaluation and the save, so the folder is a plain model too.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from graphkit.lm.finetune.node import SupervisedObjective, choose_label
 from graphkit.lm.finetune.pseudo import read_pseudo_labels
 from graphkit.lm.finetune.text import NodeText
 from graphkit.lm.fingerprint import model_fingerprint
+from graphkit.lm.lora import LoraOptions, apply_lora, merge_lora
 from graphkit.lm.tokens import node_tokens
 from graphkit.storage.atomic import atomic_output_dir
 from graphkit.storage.graph import Graph
@@ -74,6 +77,14 @@ class FinetuneConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
+    lora_rank: int = 0  # > 0: train LoRA adapters of this rank instead of every weight (merged when saved)
+    lora_alpha: Optional[float] = None  # None: lora_rank
+    lora_dropout: float = 0.0
+    lora_targets: Optional[list[str]] = None  # None: peft's defaults for the model type (BERT: query, value)
+
+    def lora(self) -> LoraOptions:
+        return LoraOptions(self.lora_rank, self.lora_alpha, self.lora_dropout,
+                           tuple(self.lora_targets) if self.lora_targets is not None else None)
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -101,6 +112,9 @@ class FinetuneConfig:
                                 hint="Graph-aware mode takes --etype and --train-edges.")
         if self.mode == "supervised" and (self.etypes or self.train_edges or self.num_negatives):
             raise GraphkitError("--etype, --train-edges and --num-negatives are for --mode graph-aware.")
+        self.lora().validate()
+        if not self.lora().enabled and (self.lora_alpha is not None or self.lora_dropout or self.lora_targets):
+            raise GraphkitError("--lora-alpha, --lora-dropout and --lora-targets need --lora-rank > 0.")
 
 
 @dataclass
@@ -155,13 +169,18 @@ def finetune_lm(cfg: FinetuneConfig) -> FinetuneResult:
             raise GraphkitError(f"node type '{t}': token IDs reach {top}, but {cfg.lm_model} has a vocabulary of "
                                 f"{vocab}: the text was tokenized for another model.",
                                 hint="Fine-tune the model the graph was tokenized with (tokenize_hf bert_model).")
+    source_fp = model_fingerprint(model)
+    lora = cfg.lora()
+    if lora.enabled:
+        model = apply_lora(model, lora)
     model.to(dev)
     text = NodeText(model, tokens, cfg.pooling, dev, prec)
-    source_fp = model_fingerprint(model)
     opts = LoopOptions(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, head_lr=cfg.head_lr,
                        weight_decay=cfg.weight_decay, warmup_ratio=cfg.warmup_ratio, max_steps=cfg.max_steps,
                        max_grad_norm=cfg.max_grad_norm, eval_batch_size=cfg.eval_batch_size, seed=cfg.seed)
     loop = run_loop(model, objective, text, opts)
+    if lora.enabled:  # fold the adapters into the weights: what is evaluated and saved is a plain model
+        model = text.model = merge_lora(model)
     modules = [model] + ([objective.head()] if objective.head() is not None else [])
     final = {s: evaluate(objective, text, modules, s, cfg.eval_batch_size)
              for s in ("val", "test") if objective.has_split(s)}
@@ -171,7 +190,7 @@ def finetune_lm(cfg: FinetuneConfig) -> FinetuneResult:
         "mode": cfg.mode, "lm_model": cfg.lm_model, "graph_dir": os.path.abspath(cfg.graph_dir),
         "source_model_fingerprint": source_fp, "model_fingerprint": model_fingerprint(model),
         "objective": objective.describe(), "select_metric": objective.select_metric,
-        "best_epoch": loop.best_epoch, "steps": loop.steps,
+        "best_epoch": loop.best_epoch, "steps": loop.steps, "lora": lora.describe() if lora.enabled else None,
         "val": final.get("val", {}), "test": final.get("test", {}),
         "epochs": loop.epochs, "loss_per_step": loop.loss_per_step,
         "device": str(dev), "precision": prec, "graphkit_version": __version__,

@@ -55,7 +55,6 @@ Shapes:
 
 from __future__ import annotations
 
-import inspect
 import logging
 from typing import Mapping, Optional, Sequence
 
@@ -64,7 +63,7 @@ from torch import nn
 
 from graphkit.errors import ConfigError
 from graphkit.lm.device import autocast, resolve_precision
-from graphkit.lm.embed import pool
+from graphkit.lm.embed import accepts_token_types, pool
 from graphkit.loading.features import TextFeatures
 from graphkit.sampling.base import NodeType
 
@@ -110,7 +109,7 @@ class LMNodeEncoder(nn.Module):
         self.train_nodes, self.infer_batch_size, self.pooling = int(train_nodes), int(infer_batch_size), pooling
         self.freeze_epochs, self.use_cache = int(freeze_epochs), bool(cache)
         self.frozen = self.freeze_epochs > 0
-        self._takes_token_types = "token_type_ids" in inspect.signature(lm.forward).parameters
+        self._takes_token_types = accepts_token_types(lm)
         if gradient_checkpoint:
             if not getattr(lm, "supports_gradient_checkpointing", False):
                 raise ConfigError(f"the language model {type(lm).__name__} does not support gradient checkpointing.",

@@ -130,6 +130,7 @@ def _edge_feats(cfg: TrainConfig, store: FeatureStore, encoder: str) -> dict:
 def build_lm_encoders(cfg: TrainConfig, graph: Graph, store: FeatureStore) -> list[LMNodeEncoder]:
     """One :class:`LMNodeEncoder` per ``node_lm_configs`` entry, its model loaded from ``model_name``."""
     from graphkit.lm.loading import load_model  # transformers is only needed when a config asks for an LM
+    from graphkit.lm.lora import LoraOptions, apply_lora
 
     configs = _lm_configs(cfg)
     covered = {t for c in configs for t in c.node_types}
@@ -141,6 +142,8 @@ def build_lm_encoders(cfg: TrainConfig, graph: Graph, store: FeatureStore) -> li
     out = []
     for i, c in enumerate(configs):
         lm = load_model(c.model_name, key=f"node_lm_configs[{i}].model_name")
+        if c.lora_rank:
+            lm = apply_lora(lm, LoraOptions(c.lora_rank, c.lora_alpha, c.lora_dropout, c.lora_targets))
         enc = LMNodeEncoder(lm, c.node_types, {t: graph.num_nodes(t) for t in c.node_types},
                             train_nodes=int(cfg.lm_train_nodes), infer_batch_size=int(cfg.lm_infer_batch_size),
                             pooling=c.pooling, freeze_epochs=int(cfg.freeze_lm_encoder_epochs),

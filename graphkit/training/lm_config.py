@@ -20,7 +20,9 @@ Besides GraphStorm's keys, an entry may set ``pooling`` (``pooler``, GraphStorm'
 default; ``cls``; ``mean``), ``max_seq_length`` (use only the first N stored tokens of every
 text: cheaper co-training than the length the graph was tokenised with) and ``precision``
 (``auto``: bfloat16 autocast on GPUs that have it, else float32; ``bf16``: also on CPUs with native
-bfloat16, about 1.7x faster there; ``fp32``).
+bfloat16, about 1.7x faster there; ``fp32``), and LoRA: ``lora_rank`` (> 0: only low-rank adapters
+of the LM train, through peft; the LM's own weights stay as loaded), ``lora_alpha`` (default: the
+rank), ``lora_dropout`` and ``lora_targets`` (module names; default: peft's for the model type).
 Ranges follow GraphStorm: ``lm_train_nodes >= -1`` (-1: every node of
 a mini-batch back-propagates through the LM; 0: none, the LM stays as loaded),
 ``lm_infer_batch_size > 0``, ``freeze_lm_encoder_epochs >= 0``, ``lm_tune_lr > 0`` (default ``lr``).
@@ -36,7 +38,8 @@ from graphkit.errors import ConfigError, did_you_mean
 POOLINGS = ("pooler", "cls", "mean")  # graphkit.lm.embed.POOLINGS, without importing torch here
 PRECISIONS = ("auto", "fp32", "bf16")  # graphkit.models.lm_input.LM_PRECISIONS, likewise
 _ENTRY_KEYS = {"lm_type": str, "model_name": str, "gradient_checkpoint": bool, "node_types": list, "pooling": str,
-               "max_seq_length": int, "precision": str}
+               "max_seq_length": int, "precision": str, "lora_rank": int, "lora_alpha": (int, float),
+               "lora_dropout": (int, float), "lora_targets": list}
 _REQUIRED = ("lm_type", "model_name", "node_types")
 
 
@@ -51,6 +54,10 @@ class NodeLMConfig:
     pooling: str = "pooler"
     max_seq_length: Optional[int] = None  # read only the first N stored tokens (None: all)
     precision: str = "auto"  # auto: bf16 on GPUs with it, else fp32; bf16: also on CPUs with native bf16
+    lora_rank: int = 0  # > 0: train LoRA adapters of this rank (peft) instead of every LM weight
+    lora_alpha: Optional[float] = None  # None: lora_rank
+    lora_dropout: float = 0.0
+    lora_targets: Optional[tuple[str, ...]] = None  # None: peft's defaults (BERT: query, value)
 
 
 def parse_node_lm_configs(raw: Any, key: str = "node_lm_configs", file: Optional[str] = None) -> list[NodeLMConfig]:
@@ -68,8 +75,10 @@ def parse_node_lm_configs(raw: Any, key: str = "node_lm_configs", file: Optional
             if k not in _ENTRY_KEYS:
                 raise ConfigError(f"unknown key '{k}'.", file=file, key=f"{where}.{k}",
                                   hint=did_you_mean(k, _ENTRY_KEYS))
-            if not isinstance(v, _ENTRY_KEYS[k]) or (isinstance(v, bool) and _ENTRY_KEYS[k] is not bool):
-                raise ConfigError(f"expected {_ENTRY_KEYS[k].__name__}, got {v!r}.", file=file, key=f"{where}.{k}")
+            kind = _ENTRY_KEYS[k]
+            if not isinstance(v, kind) or (isinstance(v, bool) and kind is not bool):
+                name = kind.__name__ if isinstance(kind, type) else "number"
+                raise ConfigError(f"expected {name}, got {v!r}.", file=file, key=f"{where}.{k}")
         missing = [k for k in _REQUIRED if k not in entry]
         if missing:
             raise ConfigError(f"missing {', '.join(missing)}.", file=file, key=where,
@@ -94,8 +103,21 @@ def parse_node_lm_configs(raw: Any, key: str = "node_lm_configs", file: Optional
         if precision not in PRECISIONS:
             raise ConfigError(f"unknown precision '{precision}'.", file=file, key=f"{where}.precision",
                               hint=f"Choices: {', '.join(PRECISIONS)} (fp16 would need loss scaling).")
+        rank, alpha, dropout = entry.get("lora_rank", 0), entry.get("lora_alpha"), entry.get("lora_dropout", 0.0)
+        targets = entry.get("lora_targets")
+        if rank < 0 or (alpha is not None and alpha <= 0) or not 0 <= dropout < 1:
+            raise ConfigError(f"lora_rank must be >= 0 (0: no LoRA), lora_alpha > 0 and lora_dropout in [0, 1); got "
+                              f"{rank}, {alpha} and {dropout}.", file=file, key=f"{where}.lora_rank")
+        if targets is not None and (not targets or not all(isinstance(t, str) and t for t in targets)):
+            raise ConfigError("lora_targets must be a non-empty list of module names.", file=file,
+                              key=f"{where}.lora_targets")
+        if not rank and (alpha is not None or dropout or targets is not None):
+            raise ConfigError("lora_alpha, lora_dropout and lora_targets need lora_rank > 0.", file=file,
+                              key=f"{where}.lora_rank")
         out.append(NodeLMConfig(entry["lm_type"], entry["model_name"], tuple(types),
-                                bool(entry.get("gradient_checkpoint", False)), pooling, length, precision))
+                                bool(entry.get("gradient_checkpoint", False)), pooling, length, precision, rank,
+                                float(alpha) if alpha is not None else None, float(dropout),
+                                tuple(targets) if targets is not None else None))
     return out
 
 

@@ -71,6 +71,12 @@ def test_config_reads_graphstorm_lm_options():
     ({"node_lm_configs": [{"lm_type": "bert", "node_types": ["paper"]}]}, r"node_lm_configs\[0\].*missing model_name"),
     ({"node_lm_configs": [{"lm_type": "bert", "model_name": "m", "node_types": ["paper"], "pooling": "max"}]},
      "unknown pooling 'max'"),
+    ({"node_lm_configs": [{"lm_type": "bert", "model_name": "m", "node_types": ["paper"], "lora_alpha": 16}]},
+     r"node_lm_configs\[0\]\.lora_rank.*need lora_rank > 0"),
+    ({"node_lm_configs": [{"lm_type": "bert", "model_name": "m", "node_types": ["paper"], "lora_rank": -1}]},
+     "lora_rank must be >= 0"),
+    ({"node_lm_configs": [{"lm_type": "bert", "model_name": "m", "node_types": ["paper"], "lora_rank": 4,
+                           "lora_targets": "query"}]}, r"lora_targets.*expected list"),
     ({"node_lm_configs": [{"lm_type": "bert", "model_name": "m", "node_types": ["paper"], "precision": "fp16"}]},
      r"node_lm_configs\[0\]\.precision.*unknown precision 'fp16'"),
     ({"node_lm_configs": [{"lm_type": "bert", "model_name": "m", "node_types": ["paper"]},
@@ -227,6 +233,28 @@ def test_inference_with_the_saved_model_uses_the_co_trained_lm(trained, text_gra
     best.model.load_state_dict(ck["model"])
     ref = node_embeddings(best.model, text_graph, best.store, 64)["paper"].numpy()
     np.testing.assert_allclose(emb, ref, atol=1e-5)
+
+
+def test_lora_co_training_moves_only_the_adapters_and_inference_reloads_them(text_graph, bert, tmp_path):
+    pytest.importorskip("peft")
+    save = str(tmp_path / "model")
+    cfg = lm_config(bert, entry={**MEAN, "lora_rank": 4, "lora_alpha": 8}, lm_train_nodes=-1, **COTRAIN)
+    trainer = Trainer(text_graph, cfg, save)
+    before = _lm_params(trainer.model)
+    trainer.fit()
+    after = _lm_params(trainer.model)
+    assert after.keys() == before.keys() and any("lora_A" in k for k in after)
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    adapters = {k for k in before if "lora_" in k}
+    assert {k for k in adapters if "lora_B" in k} <= moved  # B starts at zero: every adapter trained
+    assert moved <= adapters, moved - adapters  # the LM's own weights stay as loaded
+    # graphkit infer re-creates the adapters from the config and loads the trained ones
+    res = run_inference(text_graph, save, save_embed_path=str(tmp_path / "emb"))
+    table = pq.read_table(res.embeddings["paper"]).to_pandas().sort_values("id")
+    best = Trainer(text_graph, trainer.cfg)
+    best.model.load_state_dict(torch.load(os.path.join(save, "model.pt"), weights_only=True)["model"])
+    ref = node_embeddings(best.model, text_graph, best.store, 64)["paper"].numpy()
+    np.testing.assert_allclose(np.stack(table["embedding"].to_numpy()), ref, atol=1e-5)
 
 
 @pytest.mark.parametrize("name,train_nodes,frozen", [("citeseer_text_cotrain.yaml", 64, 1),

@@ -133,7 +133,7 @@ class Settings:
     first_seed: int = 0  # seeds first_seed .. first_seed + seeds - 1 (split a long run across processes)
     pooling: str = "mean"  # every LM row's pooling (MiniLM was trained mean-pooled)
     precision: str = "fp32"  # every LM stage's; bf16: about 2x faster on CPUs with native bfloat16
-    lm_lr: float = 5e-5  # every LM fine-tuning's learning rate (LoRA wants more, e.g. 5e-4)
+    lm_lr: float = 5e-5  # every LM fine-tuning's learning rate, co-training's lm_tune_lr (LoRA wants more)
     lora_rank: int = 0  # > 0: every LM fine-tuning trains LoRA adapters of this rank (peft)
     lora_alpha: Optional[float] = None  # None: lora_rank
     data_dir: Optional[str] = None  # None: ../shared/data/citeseer-text
@@ -245,12 +245,14 @@ def run(work: str, seeds: int, wanted: Callable[[str], bool], settings: Optional
             rows["graph-aware-lm+gnn"].append(float(m["test"]["accuracy"]))
             progress(seed, "graph-aware-lm+gnn", rows["graph-aware-lm+gnn"][-1])
         lm_cfg = (f"[{{lm_type: bert, model_name: {graph_aware}, node_types: [paper], pooling: {st.pooling}, "
-                  f"precision: {st.precision}, "
-                  f"max_seq_length: {ft_seq_len}}}]")
+                  f"precision: {st.precision}, max_seq_length: {ft_seq_len}"
+                  + (f", lora_rank: {st.lora_rank}, lora_alpha: {st.lora_alpha or st.lora_rank}"
+                     if st.lora_rank else "")
+                  + "}]")
         for name, lm_train_nodes in (("co-trained-lm+gnn", st.cotrain_lm_train_nodes), ("frozen-lm+cotrain", 0)):
             if wanted(name) and seed - st.first_seed < (st.cotrain_seeds or seeds):
                 config = CONFIGS / COTRAIN_CONFIGS[st.cotrain_gnn]
-                overrides = {"seed": seed, "node_lm_configs": lm_cfg}
+                overrides = {"seed": seed, "node_lm_configs": lm_cfg, "lm_tune_lr": st.lm_lr}
                 if lm_train_nodes is not None:
                     overrides["lm_train_nodes"] = lm_train_nodes
                 if st.cotrain_epochs:

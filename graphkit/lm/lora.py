@@ -77,4 +77,3 @@ def merge_lora(model: Any) -> Any:
     """The plain model with the LoRA updates folded into its weights (a no-op for a plain model)."""
     merge = getattr(model, "merge_and_unload", None)
     return merge() if callable(merge) else model
-

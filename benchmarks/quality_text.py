@@ -132,7 +132,7 @@ class Settings:
     cotrain_lm_train_nodes: Optional[int] = None  # None: the config's (gcn: 256, every seed; rgcn: 64)
     first_seed: int = 0  # seeds first_seed .. first_seed + seeds - 1 (split a long run across processes)
     pooling: str = "mean"  # every LM row's pooling (MiniLM was trained mean-pooled)
-    precision: str = "fp32"  # every LM stage's; bf16: about 2x faster on CPUs with native bfloat16
+    precision: str = "auto"  # every LM stage's (auto: fp32 on the CPU, bf16 on GPUs); bf16: also on CPUs with it
     lm_lr: float = 5e-5  # every LM fine-tuning's learning rate, co-training's lm_tune_lr (LoRA wants more)
     lora_rank: int = 0  # > 0: every LM fine-tuning trains LoRA adapters of this rank (peft)
     lora_alpha: Optional[float] = None  # None: lora_rank
@@ -300,9 +300,9 @@ def main() -> None:
                          "config's).")
     ap.add_argument("--pooling", default=d.pooling, choices=("mean", "cls"),
                     help="Pooling of every LM row (cls: an embedding MiniLM was not trained to give).")
-    ap.add_argument("--precision", default=d.precision, choices=("fp32", "bf16"),
-                    help="Precision of every LM stage (bf16: about 2x faster on CPUs with native bfloat16 and on "
-                         "GPUs; the reported CPU rows ran fp32).")
+    ap.add_argument("--precision", default=d.precision, choices=("auto", "fp32", "bf16"),
+                    help="Precision of every LM stage (auto: fp32 on the CPU, bf16 autocast on GPUs; bf16: also on "
+                         "CPUs with native bfloat16, about 2x faster there; the CPU rows without it ran fp32).")
     ap.add_argument("--lm-lr", type=float, default=d.lm_lr,
                     help="Learning rate of every LM fine-tuning (default 5e-5; LoRA wants more, e.g. 5e-4).")
     ap.add_argument("--lora-rank", type=int, default=d.lora_rank,

@@ -18,7 +18,7 @@ from graphkit.inference.ranks import first_part, rank_output_dir, share, share_c
 from graphkit.models.decoders import l2_normalize
 from graphkit.storage.graph import Graph
 from graphkit.storage.paths import safe_name
-from graphkit.training.checkpoint import load_checkpoint
+from graphkit.training.checkpoint import load_checkpoint, load_model_state
 from graphkit.training.config import TrainConfig, apply_overrides
 from graphkit.training.tasks.edge import EdgeTask
 from graphkit.training.tasks.link import LinkTask
@@ -41,7 +41,7 @@ def load_model(graph: Graph, model_path: str, overrides: Optional[dict] = None):
     if overrides:
         apply_overrides(cfg, overrides)
     store, tasks, model = setup(graph, cfg)
-    model.load_state_dict(ck["model"])
+    load_model_state(model, ck["model"], model_path)
     model.eval()
     return cfg, store, tasks, model
 

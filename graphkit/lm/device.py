@@ -6,8 +6,8 @@ autocast on older GPUs, float32 on the CPU), ``fp32``, ``fp16`` or ``bf16``. Red
 runs matrix products in 16 bits under :func:`torch.autocast`; weights stay float32 (so
 fine-tuned weights are saved in float32).
 
-On the CPU, ``bf16`` is honoured where the CPU computes bfloat16 natively (AVX512-BF16 or AMX,
-through oneDNN): MiniLM embeds and fine-tunes 1.7-2x faster there, with mean-pooled embeddings
+On the CPU, ``bf16`` is honoured where the CPU computes bfloat16 natively (x86: AVX512-BF16 or AMX;
+ARM: BF16 instructions): MiniLM embeds and fine-tunes 1.7-2x faster there, with mean-pooled embeddings
 at cosine 0.9999 to float32 (``benchmarks/cpu_bf16.py``). Elsewhere bfloat16 would be emulated,
 slower than float32, so ``bf16`` falls back to ``fp32`` with a warning, as ``fp16`` always does
 on the CPU. ``auto`` stays ``fp32`` on the CPU: exact, and the same everywhere.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import platform
 from typing import ContextManager
 
 import torch
@@ -48,10 +49,14 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 @functools.lru_cache(maxsize=None)
 def cpu_has_native_bf16() -> bool:
-    """True when this CPU computes bfloat16 matrix products natively (AVX512-BF16 or AMX)."""
+    """True when this CPU computes bfloat16 matrix products natively: on x86, AVX512-BF16 or AMX
+    (oneDNN's own check, ``_is_mkldnn_bf16_supported``, accepts any AVX-512 CPU, where bf16 is
+    emulated and slower than fp32); on ARM, oneDNN's check (BF16 instructions)."""
     try:
+        if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686"):
+            return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
         return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # a build without oneDNN's query
+    except (AttributeError, RuntimeError):  # a build without these queries
         return False
 
 

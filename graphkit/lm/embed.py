@@ -92,7 +92,7 @@ def embed_tokens(model: Any, tokens: Mapping[str, np.ndarray], batch_size: int, 
         batch_size: Rows per forward pass.
         pooling: ``pooler``, ``cls`` or ``mean`` (see :func:`pool`).
         device: ``auto``/``None``, ``cpu``, ``cuda``, ``cuda:N`` or a :class:`torch.device`.
-        precision: ``auto``, ``fp32``, ``fp16`` or ``bf16`` (autocast on GPUs only).
+        precision: ``auto``, ``fp32``, ``fp16`` or ``bf16`` (see :mod:`graphkit.lm.device`).
         progress: A bar to advance by the rows done; by default one is made (shown for > 1 batch).
     """
     dev = device if isinstance(device, torch.device) else resolve_device(device or "auto")

@@ -50,8 +50,10 @@ class LoraOptions:
                 "dropout": self.dropout, "targets": list(self.targets) if self.targets else None}
 
 
-def apply_lora(model: Any, opts: LoraOptions) -> Any:
-    """``model`` wrapped with trainable LoRA adapters (a ``peft`` model); its own weights get no gradient."""
+def apply_lora(model: Any, opts: LoraOptions, targets_option: str = "--lora-targets") -> Any:
+    """``model`` wrapped with trainable LoRA adapters (a ``peft`` model); its own weights get no gradient.
+
+    ``targets_option`` names where the user sets the targets, for the error message."""
     try:
         import peft
     except ImportError:
@@ -64,7 +66,7 @@ def apply_lora(model: Any, opts: LoraOptions) -> Any:
         wrapped = peft.get_peft_model(model, config)
     except ValueError as e:  # unknown target module names, or a model type without default targets
         raise GraphkitError(f"LoRA cannot wrap this model: {e}",
-                            hint="Name the linear layers to adapt with --lora-targets (e.g. query,value).") from None
+                            hint=f"Name the linear layers to adapt with {targets_option} (e.g. query,value).") from None
     trainable = sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
     total = sum(p.numel() for p in wrapped.parameters())
     log.info("LoRA rank %d on %s: %d of %d parameters train (%.2f%%)", opts.rank,

@@ -143,7 +143,8 @@ def build_lm_encoders(cfg: TrainConfig, graph: Graph, store: FeatureStore) -> li
     for i, c in enumerate(configs):
         lm = load_model(c.model_name, key=f"node_lm_configs[{i}].model_name")
         if c.lora_rank:
-            lm = apply_lora(lm, LoraOptions(c.lora_rank, c.lora_alpha, c.lora_dropout, c.lora_targets))
+            lm = apply_lora(lm, LoraOptions(c.lora_rank, c.lora_alpha, c.lora_dropout, c.lora_targets),
+                            targets_option=f"node_lm_configs[{i}].lora_targets")
         enc = LMNodeEncoder(lm, c.node_types, {t: graph.num_nodes(t) for t in c.node_types},
                             train_nodes=int(cfg.lm_train_nodes), infer_batch_size=int(cfg.lm_infer_batch_size),
                             pooling=c.pooling, freeze_epochs=int(cfg.freeze_lm_encoder_epochs),

@@ -99,3 +99,21 @@ def load_checkpoint(path: str) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a truncated or foreign file
         raise GraphkitError(f"cannot read the checkpoint: {str(e).splitlines()[0][:200]}", file=path) from None
+
+
+def load_model_state(model: torch.nn.Module, state: dict[str, torch.Tensor], path: str) -> None:
+    """``model.load_state_dict(state)``, with a clear error when the checkpoint at ``path`` does not
+    fit the model its config built (another architecture, or LoRA on one side only). Every rank
+    calls it (sharded tables load collectively), so the check is torch's own, not a key diff."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        detail = lines[1] if len(lines) > 1 else lines[0] if lines else "mismatched weights"
+        lora_saved = any("lora_" in k for k in state)
+        lora_built = any("lora_" in n for n, _ in model.named_parameters())
+        hint = ("The language model was trained with LoRA but the config builds it without (or the reverse): "
+                "give node_lm_configs the training run's lora_rank." if lora_saved != lora_built else
+                "Use the training run's config (node_lm_configs, model options) with this checkpoint.")
+        raise GraphkitError(f"the checkpoint does not fit the model built from the config: {detail[:300]}",
+                            file=path, hint=hint) from None

@@ -32,6 +32,7 @@ from graphkit.training.checkpoint import (
     MODEL_FILE,
     checkpoint_payload,
     load_checkpoint,
+    load_model_state,
     rng_state,
     set_rng_state,
     write_checkpoint,
@@ -124,7 +125,7 @@ class Checkpointer:
         ck = broadcast_object(ck, self.ctx)
         if ck is None:
             return None
-        self.model.load_state_dict(ck["model"])
+        load_model_state(self.model, ck["model"], last)
         for k, o in self.optimizers.items():
             o.load_state_dict(ck["optimizers"][k])
         run = Run(**ck["state"])

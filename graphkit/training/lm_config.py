@@ -105,9 +105,11 @@ def parse_node_lm_configs(raw: Any, key: str = "node_lm_configs", file: Optional
                               hint=f"Choices: {', '.join(PRECISIONS)} (fp16 would need loss scaling).")
         rank, alpha, dropout = entry.get("lora_rank", 0), entry.get("lora_alpha"), entry.get("lora_dropout", 0.0)
         targets = entry.get("lora_targets")
-        if rank < 0 or (alpha is not None and alpha <= 0) or not 0 <= dropout < 1:
-            raise ConfigError(f"lora_rank must be >= 0 (0: no LoRA), lora_alpha > 0 and lora_dropout in [0, 1); got "
-                              f"{rank}, {alpha} and {dropout}.", file=file, key=f"{where}.lora_rank")
+        for name, bad, text in (("lora_rank", rank < 0, ">= 0 (0: no LoRA)"),
+                                ("lora_alpha", alpha is not None and alpha <= 0, "> 0"),
+                                ("lora_dropout", not 0 <= dropout < 1, "in [0, 1)")):
+            if bad:
+                raise ConfigError(f"{name} must be {text}, got {entry[name]}.", file=file, key=f"{where}.{name}")
         if targets is not None and (not targets or not all(isinstance(t, str) and t for t in targets)):
             raise ConfigError("lora_targets must be a non-empty list of module names.", file=file,
                               key=f"{where}.lora_targets")

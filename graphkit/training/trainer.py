@@ -97,7 +97,7 @@ class Trainer:
     def restore(self, path: str, optimizer: bool) -> None:
         """Start from a trained model (``--restore-model-path``); every rank reads ``path``."""
         ck = load_checkpoint(path)
-        self.model.load_state_dict(ck["model"])
+        load_model_state(self.model, ck["model"], path)
         if optimizer:
             for k, o in self.optimizers.items():
                 if k in ck["optimizers"]:

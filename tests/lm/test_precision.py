@@ -34,6 +34,20 @@ def test_cpu_precision(monkeypatch, caplog, native, asked, expected, warns):
         assert "fp32" in caplog.text
 
 
+@pytest.mark.parametrize("avx512_bf16, amx, expected", [(True, False, True), (False, True, True), (False, False, False)])
+def test_x86_native_bf16_needs_avx512_bf16_or_amx(monkeypatch, avx512_bf16, amx, expected):
+    # oneDNN's own check says yes on any AVX-512 CPU, where bf16 is emulated: it must not decide on x86
+    monkeypatch.setattr(lm_device.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)
+    lm_device.cpu_has_native_bf16.cache_clear()
+    try:
+        assert lm_device.cpu_has_native_bf16() is expected
+    finally:
+        lm_device.cpu_has_native_bf16.cache_clear()
+
+
 @pytest.mark.parametrize("bf16_gpu, fp16, expected", [(True, True, "bf16"), (False, True, "fp16"),
                                                       (True, False, "bf16"), (False, False, "fp32")])
 def test_gpu_auto_precision(monkeypatch, bf16_gpu, fp16, expected):

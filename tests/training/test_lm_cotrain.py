@@ -76,6 +76,8 @@ def test_config_reads_graphstorm_lm_options():
     ({"node_lm_configs": [{"lm_type": "bert", "model_name": "m", "node_types": ["paper"], "lora_rank": -1}]},
      "lora_rank must be >= 0"),
     ({"node_lm_configs": [{"lm_type": "bert", "model_name": "m", "node_types": ["paper"], "lora_rank": 4,
+                           "lora_dropout": 1.5}]}, r"node_lm_configs\[0\]\.lora_dropout.*must be in \[0, 1\)"),
+    ({"node_lm_configs": [{"lm_type": "bert", "model_name": "m", "node_types": ["paper"], "lora_rank": 4,
                            "lora_targets": "query"}]}, r"lora_targets.*expected list"),
     ({"node_lm_configs": [{"lm_type": "bert", "model_name": "m", "node_types": ["paper"], "precision": "fp16"}]},
      r"node_lm_configs\[0\]\.precision.*unknown precision 'fp16'"),
@@ -255,6 +257,11 @@ def test_lora_co_training_moves_only_the_adapters_and_inference_reloads_them(tex
     best.model.load_state_dict(torch.load(os.path.join(save, "model.pt"), weights_only=True)["model"])
     ref = node_embeddings(best.model, text_graph, best.store, 64)["paper"].numpy()
     np.testing.assert_allclose(np.stack(table["embedding"].to_numpy()), ref, atol=1e-5)
+    # the same checkpoint under a config without LoRA: a clear error before any output is written
+    plain = f"[{{lm_type: bert, model_name: {bert}, node_types: [paper], pooling: mean}}]"
+    with pytest.raises(GraphkitError, match="does not fit the model built from the config") as e:
+        run_inference(text_graph, save, save_embed_path=str(tmp_path / "emb2"), overrides={"node_lm_configs": plain})
+    assert "lora_rank" in str(e.value.hint) and not os.path.exists(tmp_path / "emb2")
 
 
 @pytest.mark.parametrize("name,train_nodes,frozen", [("citeseer_text_cotrain.yaml", 64, 1),

@@ -34,7 +34,8 @@ def test_cpu_precision(monkeypatch, caplog, native, asked, expected, warns):
         assert "fp32" in caplog.text
 
 
-@pytest.mark.parametrize("avx512_bf16, amx, expected", [(True, False, True), (False, True, True), (False, False, False)])
+@pytest.mark.parametrize("avx512_bf16, amx, expected", [(True, False, True), (False, True, True),
+                                                         (False, False, False)])
 def test_x86_native_bf16_needs_avx512_bf16_or_amx(monkeypatch, avx512_bf16, amx, expected):
     # oneDNN's own check says yes on any AVX-512 CPU, where bf16 is emulated: it must not decide on x86
     monkeypatch.setattr(lm_device.platform, "machine", lambda: "x86_64")

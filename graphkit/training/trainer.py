@@ -37,7 +37,7 @@ from graphkit.loading.features import FeatureStore
 from graphkit.loading.pipeline import MiniBatch
 from graphkit.storage.graph import Graph
 from graphkit.training.builder import build_model, edge_feature_names, feature_names
-from graphkit.training.checkpoint import load_checkpoint
+from graphkit.training.checkpoint import load_checkpoint, load_model_state
 from graphkit.training.checkpointer import Checkpointer, Run
 from graphkit.training.config import TrainConfig
 from graphkit.training.metrics import Metric

@@ -262,6 +262,8 @@ def test_lora_co_training_moves_only_the_adapters_and_inference_reloads_them(tex
     with pytest.raises(GraphkitError, match="does not fit the model built from the config") as e:
         run_inference(text_graph, save, save_embed_path=str(tmp_path / "emb2"), overrides={"node_lm_configs": plain})
     assert "lora_rank" in str(e.value.hint) and not os.path.exists(tmp_path / "emb2")
+    with pytest.raises(GraphkitError, match="does not fit"):  # --restore-model-path into a config without LoRA
+        Trainer(text_graph, lm_config(bert, entry=MEAN, **COTRAIN)).restore(save, optimizer=False)
 
 
 @pytest.mark.parametrize("name,train_nodes,frozen", [("citeseer_text_cotrain.yaml", 64, 1),

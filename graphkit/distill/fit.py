@@ -11,6 +11,7 @@ type has a node task, else the lowest validation embedding MSE.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -27,6 +28,7 @@ from graphkit.distill.inputs import StudentInputs
 from graphkit.distill.losses import embedding_mse, relative_mse, soft_label_loss
 from graphkit.distill.spec import HeadSpec
 from graphkit.distill.students import to_device
+from graphkit.lm.device import autocast, resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,11 @@ def embed(net: nn.Module, inputs: StudentInputs, ids: np.ndarray, batch_size: in
 
 
 def _autocast(device: str, kind: str) -> Any:
-    return torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda") and kind == "lm")
+    """An LM student runs as co-training's LM does: bf16 autocast on GPUs that have bfloat16, else fp32."""
+    if kind != "lm":
+        return contextlib.nullcontext()
+    dev = torch.device(device)
+    return autocast(dev, resolve_precision("auto", dev, fp16=False))
 
 
 def evaluate(net: nn.Module, decoder: Optional[nn.Module], data: FitData, ids: np.ndarray, opts: FitOptions

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from graphkit.errors import GraphkitError
 
@@ -35,15 +35,21 @@ class LoraOptions:
     def enabled(self) -> bool:
         return self.rank > 0
 
-    def validate(self, prefix: str = "--lora-") -> None:
+    def problems(self, name: Callable[[str], str]) -> list[tuple[str, str]]:
+        """``(field, message)`` for every bad setting; ``name`` spells a field as the user wrote it
+        (``--lora-rank`` on the CLI, ``lora_rank`` in a training config)."""
+        out = []
         if self.rank < 0:
-            raise GraphkitError(f"{prefix}rank must be >= 0 (0: no LoRA), got {self.rank}.")
+            out.append(("rank", f"{name('rank')} must be >= 0 (0: no LoRA), got {self.rank}."))
         if self.alpha is not None and self.alpha <= 0:
-            raise GraphkitError(f"{prefix}alpha must be > 0, got {self.alpha}.")
+            out.append(("alpha", f"{name('alpha')} must be > 0, got {self.alpha}."))
         if not 0 <= self.dropout < 1:
-            raise GraphkitError(f"{prefix}dropout must be in [0, 1), got {self.dropout}.")
-        if self.targets is not None and (not self.targets or not all(self.targets)):
-            raise GraphkitError(f"{prefix}targets must name at least one module, got {self.targets!r}.")
+            out.append(("dropout", f"{name('dropout')} must be in [0, 1), got {self.dropout}."))
+        if self.targets is not None and not (self.targets and all(isinstance(t, str) and t for t in self.targets)):
+            out.append(("targets", f"{name('targets')} must name at least one module, got {list(self.targets)!r}."))
+        if self.rank == 0 and (self.alpha is not None or self.dropout or self.targets is not None):
+            out.append(("rank", f"{name('alpha')}, {name('dropout')} and {name('targets')} need {name('rank')} > 0."))
+        return out
 
     def describe(self) -> dict[str, Any]:
         return {"rank": self.rank, "alpha": self.alpha if self.alpha is not None else float(self.rank),

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from graphkit.errors import ConfigError, did_you_mean
+from graphkit.lm.lora import LoraOptions
 
 POOLINGS = ("pooler", "cls", "mean")  # graphkit.lm.embed.POOLINGS, without importing torch here
 PRECISIONS = ("auto", "fp32", "bf16")  # graphkit.models.lm_input.LM_PRECISIONS, likewise
@@ -103,23 +104,17 @@ def parse_node_lm_configs(raw: Any, key: str = "node_lm_configs", file: Optional
         if precision not in PRECISIONS:
             raise ConfigError(f"unknown precision '{precision}'.", file=file, key=f"{where}.precision",
                               hint=f"Choices: {', '.join(PRECISIONS)} (fp16 would need loss scaling).")
-        rank, alpha, dropout = entry.get("lora_rank", 0), entry.get("lora_alpha"), entry.get("lora_dropout", 0.0)
         targets = entry.get("lora_targets")
-        for name, bad, text in (("lora_rank", rank < 0, ">= 0 (0: no LoRA)"),
-                                ("lora_alpha", alpha is not None and alpha <= 0, "> 0"),
-                                ("lora_dropout", not 0 <= dropout < 1, "in [0, 1)")):
-            if bad:
-                raise ConfigError(f"{name} must be {text}, got {entry[name]}.", file=file, key=f"{where}.{name}")
-        if targets is not None and (not targets or not all(isinstance(t, str) and t for t in targets)):
-            raise ConfigError("lora_targets must be a non-empty list of module names.", file=file,
-                              key=f"{where}.lora_targets")
-        if not rank and (alpha is not None or dropout or targets is not None):
-            raise ConfigError("lora_alpha, lora_dropout and lora_targets need lora_rank > 0.", file=file,
-                              key=f"{where}.lora_rank")
+        lora = LoraOptions(entry.get("lora_rank", 0), entry.get("lora_alpha"), entry.get("lora_dropout", 0.0),
+                           tuple(targets) if targets is not None else None)
+        problems = lora.problems(lambda f: f"lora_{f}")
+        if problems:
+            field, problem = problems[0]
+            raise ConfigError(problem, file=file, key=f"{where}.lora_{field}")
         out.append(NodeLMConfig(entry["lm_type"], entry["model_name"], tuple(types),
-                                bool(entry.get("gradient_checkpoint", False)), pooling, length, precision, rank,
-                                float(alpha) if alpha is not None else None, float(dropout),
-                                tuple(targets) if targets is not None else None))
+                                bool(entry.get("gradient_checkpoint", False)), pooling, length, precision, lora.rank,
+                                float(lora.alpha) if lora.alpha is not None else None, float(lora.dropout),
+                                lora.targets))
     return out
 
 

@@ -112,9 +112,9 @@ class FinetuneConfig:
                                 hint="Graph-aware mode takes --etype and --train-edges.")
         if self.mode == "supervised" and (self.etypes or self.train_edges or self.num_negatives):
             raise GraphkitError("--etype, --train-edges and --num-negatives are for --mode graph-aware.")
-        self.lora().validate()
-        if not self.lora().enabled and (self.lora_alpha is not None or self.lora_dropout or self.lora_targets):
-            raise GraphkitError("--lora-alpha, --lora-dropout and --lora-targets need --lora-rank > 0.")
+        problems = self.lora().problems(lambda f: f"--lora-{f}")
+        if problems:
+            raise GraphkitError(problems[0][1])
 
 
 @dataclass
